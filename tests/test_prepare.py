@@ -1,0 +1,195 @@
+"""Corpus recipes, the stable split, and `prepare` over good, bad and mixed inputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+
+import melodyrnn as mr
+from melodyrnn import corpora, dataset
+from melodyrnn.errors import CorpusError
+from melodyrnn.shards import read_split
+
+EDGE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "edge-midi"
+
+
+def write_tune(path: Path, pitches: list[int], quarter_seconds: float = 0.5) -> None:
+    """A one-track MIDI file of quarter notes, written with pretty_midi directly."""
+    pm = pretty_midi.PrettyMIDI(initial_tempo=60 / quarter_seconds)
+    inst = pretty_midi.Instrument(program=0)
+    for i, p in enumerate(pitches):
+        inst.notes.append(pretty_midi.Note(velocity=80, pitch=p, start=i * quarter_seconds,
+                                           end=(i + 1) * quarter_seconds))
+    pm.instruments.append(inst)
+    pm.write(str(path))
+
+
+def make_folder(root: Path, n: int = 12) -> Path:
+    folder = root / "tunes"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    for i in range(n):
+        write_tune(folder / f"tune{i:02d}.mid", [int(p) for p in rng.choice(scale, size=16)])
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MELODYRNN_CACHE", str(tmp_path / "cache"))
+
+
+def test_named_corpora_have_recipes():
+    names = corpora.corpus_names()
+    for name in ("essen", "essen-kinder", "oneills", "ryans", "bach-soprano", "folk"):
+        assert name in names
+        recipe = corpora.resolve_recipe(name)
+        assert recipe.sources and recipe.files(), name
+
+
+def test_recipe_errors_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('sources = ["x"]\nsplitt = 1\n')
+    with pytest.raises(CorpusError, match=r"bad\.toml.*splitt"):
+        corpora.read_recipe(bad)
+    bad.write_text('sources = ["x"]\n[split]\nvalid = 0.6\ntest = 0.5\n')
+    with pytest.raises(CorpusError, match="split fractions"):
+        corpora.read_recipe(bad)
+    bad.write_text("sources = [")
+    with pytest.raises(CorpusError, match="not valid TOML"):
+        corpora.read_recipe(bad)
+
+
+def test_unknown_source_lists_corpus_names():
+    with pytest.raises(CorpusError, match="essen-kinder"):
+        corpora.recipe_for(["no-such-corpus"])
+
+
+def test_split_is_stable_and_roughly_proportional():
+    ids = [f"music21:essenFolksong/kinder0.abc#{i}" for i in range(4000)]
+    first = [corpora.split_of(i, 0.1, 0.1) for i in ids]
+    assert first == [corpora.split_of(i, 0.1, 0.1) for i in ids]  # same answer every time
+    counts = Counter(first)
+    assert 0.08 < counts["valid"] / len(ids) < 0.12
+    assert 0.08 < counts["test"] / len(ids) < 0.12
+    # a tune's split depends on its own id only, so adding tunes never moves the others
+    more = ids + [f"new#{i}" for i in range(500)]
+    assert [corpora.split_of(i, 0.1, 0.1) for i in more][:4000] == first
+
+
+def test_tracks_and_parts_of_one_tune_share_a_split():
+    assert corpora.tune_group("music21:x.abc#3:track0:part1") == "music21:x.abc#3"
+
+
+def test_prepare_folder_writes_consistent_dataset(tmp_path):
+    folder = make_folder(tmp_path)
+    out = tmp_path / "ds"
+    report = dataset.prepare([str(folder)], out, progress=False, valid=0.2, test=0.2)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["melodies"] == report.melodies
+    assert sum(report.melodies.values()) == 12
+    assert sum(report.notes.values()) == 12 * 16
+    total = 0
+    for split in ("train", "valid", "test"):
+        data = read_split(out, split)
+        assert len(data) == report.melodies[split]
+        total += len(data)
+    assert total == 12
+    melodies = mr.load_corpus(out)
+    assert len(melodies) == 12 and all(len(m) == 16 for m in melodies)
+    assert "prepared" in report.summary() and "melodies 12" in report.summary()
+
+
+def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path):
+    folder = make_folder(tmp_path, n=6)
+    for name in ("test-empty-file.mid", "test-not-a-midi-file.mid",
+                 "test-corrupt-file-missing-byte.mid", "test-all-gm-percussion.mid"):
+        if (EDGE / "jazz-soft" / name).exists():
+            shutil.copy(EDGE / "jazz-soft" / name, folder / name)
+    (folder / "notes.mid").write_text("this is not music")
+    report = dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+    assert sum(report.melodies.values()) == 6
+    skipped = report.skipped_files
+    assert any("notes.mid" in p for p in skipped)
+    assert any("test-empty-file.mid" in p for p in skipped)
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["skipped_files"] == skipped
+    assert "skipped files" in report.summary()
+
+
+def test_prepare_with_nothing_usable_fails_clearly(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.mid").write_bytes(b"")
+    (folder / "b.mid").write_text("not midi")
+    with pytest.raises(CorpusError, match="no usable melody"):
+        dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+    assert not (tmp_path / "ds").exists()
+
+
+def test_rerun_is_up_to_date_and_cache_is_used(tmp_path):
+    folder = make_folder(tmp_path, n=4)
+    out = tmp_path / "ds"
+    first = dataset.prepare([str(folder)], out, progress=False)
+    again = dataset.prepare([str(folder)], out, progress=False)
+    assert again.up_to_date and again.melodies == first.melodies
+    forced = dataset.prepare([str(folder)], out, progress=False, force=True)
+    assert forced.cached_files == 4 and forced.melodies == first.melodies
+    write_tune(folder / "tune00.mid", [60, 62, 64, 65, 67, 69, 71, 72, 74])  # a changed file
+    changed = dataset.prepare([str(folder)], out, progress=False)
+    assert not changed.up_to_date and changed.cached_files == 3
+
+
+def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch):
+    folder = make_folder(tmp_path, n=4)
+    out = tmp_path / "ds"
+    dataset.prepare([str(folder)], out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("melodyrnn.shards.write_split", killed)
+    with pytest.raises(KeyboardInterrupt):
+        dataset.prepare([str(folder)], out, progress=False, force=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    monkeypatch.undo()
+    report = dataset.prepare([str(folder)], out, progress=False, force=True)
+    assert sum(report.melodies.values()) == 4
+    assert not list(tmp_path.glob(".ds.tmp-*"))  # the killed run's leftovers are cleaned
+
+
+def test_refuses_to_overwrite_a_folder_that_is_not_a_dataset(tmp_path):
+    folder = make_folder(tmp_path, n=2)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(CorpusError, match="not a melodyrnn dataset"):
+        dataset.prepare([str(folder)], out, progress=False)
+    assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_grid_tokenizer_and_transposition_augmentation(tmp_path):
+    folder = make_folder(tmp_path, n=6)
+    plain = dataset.prepare([str(folder)], tmp_path / "a", progress=False, tokenizer="grid")
+    assert json.loads((tmp_path / "a" / "tokenizer.json").read_text())["name"] == "grid"
+    aug = dataset.prepare([str(folder)], tmp_path / "b", progress=False, transpose=(-2, 2))
+    assert aug.melodies["train"] == 5 * plain.melodies["train"]
+    assert aug.melodies["test"] == plain.melodies["test"]
+
+
+@pytest.mark.slow
+def test_prepare_essen_kinder(tmp_path):
+    report = dataset.prepare(["essen-kinder"], tmp_path / "kinder", progress=False)
+    assert sum(report.melodies.values()) == 213
+    assert sum(report.notes.values()) == 8393
+    assert not report.skipped_files
+    valid = mr.load_corpus(tmp_path / "kinder", split="valid")
+    assert len(valid) == report.melodies["valid"]
+    assert mr.load_corpus("essen-kinder", split="valid") == valid or len(valid) > 0
