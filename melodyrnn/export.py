@@ -36,6 +36,15 @@ def _write_musicxml(melody: Melody, path: Path) -> None:
     notation_io.write_musicxml(melody, path)  # .mxl is compressed, chosen by suffix
 
 
+def _render(name: str) -> Callable[..., Any]:
+    """A writer from render.py or audio.py, imported only when that format is asked for."""
+    def write(melody: Melody, path: Path, **options: Any) -> None:
+        import importlib
+        module, func = name.split(":")
+        getattr(importlib.import_module(f"melodyrnn.{module}"), func)(melody, path, **options)
+    return write
+
+
 _MIDI = Writer(_write_midi, frozenset({"program"}), "standard MIDI file")
 _MUSICXML = Writer(_write_musicxml, frozenset(), "MusicXML score")
 WRITERS: dict[str, Writer] = {
@@ -44,7 +53,19 @@ WRITERS: dict[str, Writer] = {
     ".musicxml": _MUSICXML,
     ".xml": _MUSICXML,
     ".mxl": Writer(_write_musicxml, frozenset(), "compressed MusicXML score"),
+    ".svg": Writer(_render("render:write_svg"), frozenset({"title", "page_width", "scale"}),
+                   "score image (vector)"),
+    ".png": Writer(_render("render:write_png"),
+                   frozenset({"title", "page_width", "scale", "zoom"}), "score image"),
+    ".pdf": Writer(_render("render:write_pdf"), frozenset({"title", "page_width"}),
+                   "printable score"),
+    ".wav": Writer(_render("audio:write_wav"),
+                   frozenset({"sample_rate", "program", "synth", "soundfont"}), "audio"),
 }
+
+# --formats names -> file suffix
+FORMATS = {"mid": ".mid", "midi": ".mid", "musicxml": ".musicxml", "xml": ".musicxml",
+           "mxl": ".mxl", "svg": ".svg", "png": ".png", "pdf": ".pdf", "wav": ".wav"}
 
 
 def write_melody(melody: Melody, path: str | Path, force: bool = True,

@@ -302,8 +302,13 @@ class Melody:
         return notation_io.from_music21(stream, steps_per_quarter=steps_per_quarter,
                                         source=source)
 
+    def _repr_html_(self) -> str:
+        """In Jupyter: the score, with an audio player under it."""
+        from melodyrnn.render import melody_repr_html
+        return melody_repr_html(self)
+
     def write(self, path: str | Path, *, force: bool = True, **options: Any) -> Path:
-        """Write to a file chosen by its suffix (.mid, .musicxml, ...); returns the path."""
+        """Write to a file chosen by its suffix (.mid .musicxml .mxl .svg .png .pdf .wav)."""
         from melodyrnn import export
         return export.write_melody(self, Path(path), force=force, **options)
 

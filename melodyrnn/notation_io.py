@@ -400,7 +400,9 @@ def _spelling(m21_key: Any) -> dict[int, str]:
     for pc in range(12):
         if pc not in names:
             p = pitch.Pitch(pc)
-            if m21_key.sharps < 0 and p.accidental is not None:
+            alter = p.accidental.alter if p.accidental is not None else 0
+            # black keys only: flats in flat keys, sharps otherwise (white keys stay natural)
+            if (m21_key.sharps < 0 and alter > 0) or (m21_key.sharps >= 0 and alter < 0):
                 p = p.getEnharmonic() or p
             names[pc] = p.name
     return names
