@@ -20,7 +20,7 @@ _DELEGATED: dict[str, tuple[str, str]] = {
     "fit": ("melodyrnn.training", "run_cli"),
     "validate": ("melodyrnn.training", "run_cli"),
     "test": ("melodyrnn.training", "run_cli"),
-    "export": ("melodyrnn.training", "export_main"),
+    "export": ("melodyrnn.bundle", "export_main"),
 }
 
 
@@ -126,12 +126,171 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked(parse: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from a parser that raises MelodyRNNError with a sentence."""
+    def check(text: str) -> object:
+        try:
+            return parse(text)
+        except MelodyRNNError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return check
+
+
+def _number(low: float, high: float | None = None, *, above: bool = False,
+            whole: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            kind = "whole number" if whole else "number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not a {kind}") from None
+        if (value <= low if above else value < low) or (high is not None and value > high):
+            bound = f"above {low:g}" if above else f"at least {low:g}"
+            upper = f" and at most {high:g}" if high is not None else ""
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}{upper}")
+        return value
+    return parse
+
+
+def _formats(text: str) -> list[str]:
+    from melodyrnn.export import FORMATS
+    names = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"'{text}' names unknown format(s) "
+                                         f"{', '.join(bad) or '(none)'}; choose from "
+                                         f"{', '.join(FORMATS)}")
+    return list(dict.fromkeys(FORMATS[n] for n in names))
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    from melodyrnn.music import Key, parse_time_signature
+    from melodyrnn.primer import parse_range
+    p = sub.add_parser(
+        "generate", help="write new melodies from a model (the bundled folk model by default)",
+        description="Sample new melodies and write them as MIDI, MusicXML, score images and "
+                    "audio.",
+        epilog="examples:\n  melodyrnn generate\n"
+               "  melodyrnn generate --num 4 --temperature 0.8 --top-p 0.95 --bars 16\n"
+               "  melodyrnn generate --meter 6/8 --key D:dorian --primer \"D4 E4 F4 A4:2\"\n"
+               "  melodyrnn generate --beam 4 --scale G:major --range D4:B5 --formats mid,png",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", help="model bundle or checkpoint (default: the bundled folk model)")
+    p.add_argument("--num", type=_number(1, whole=True), default=1, help="how many melodies")
+    p.add_argument("--temperature", type=_number(0), default=1.0,
+                   help="randomness: 1 samples the model as is, lower is safer, 0 is greedy")
+    p.add_argument("--top-k", type=_number(1, whole=True), help="draw only from the k likeliest")
+    p.add_argument("--top-p", type=_number(0, 1, above=True),
+                   help="draw only from the likeliest tokens holding this much probability")
+    p.add_argument("--beam", type=_number(1, whole=True), default=1,
+                   help="beam search with this many beams (1: plain sampling)")
+    p.add_argument("--branch", type=_number(1, whole=True), default=2,
+                   help="candidates drawn per beam and step in beam search")
+    primer = p.add_mutually_exclusive_group()
+    primer.add_argument("--primer", help="opening notes, e.g. \"C4 D4 E4 G4:2\" "
+                        "(pitch or MIDI number or R for a rest, :BEATS in quarter notes)")
+    primer.add_argument("--primer-file", help="take the opening from a melody file")
+    p.add_argument("--meter", type=_checked(parse_time_signature), help="time signature, e.g. 6/8")
+    p.add_argument("--key", type=_checked(Key.parse), help="key to condition on, e.g. D:dorian")
+    p.add_argument("--scale", type=_checked(Key.parse),
+                   help="play only notes of this key and mode, e.g. G:major")
+    p.add_argument("--range", type=_checked(parse_range), dest="pitch_range", metavar="LOW:HIGH",
+                   help="lowest and highest pitch, e.g. C3:C6 or 48:84")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--bars", type=_number(1, whole=True), help="length in bars")
+    length.add_argument("--notes", type=_number(1, whole=True), help="length in notes")
+    length.add_argument("--seconds", type=_number(0, above=True), help="length in seconds")
+    p.add_argument("--qpm", type=_number(1, 1000), default=120.0,
+                   help="tempo in quarter notes per minute")
+    p.add_argument("--seed", type=_number(0, whole=True),
+                   help="random seed; the same seed and settings give the same files")
+    p.add_argument("--out", default="outputs", help="folder to write into (default: outputs)")
+    p.add_argument("--name", default="melody", help="file name stem (default: melody)")
+    p.add_argument("--formats", type=_formats, default=_formats("mid,musicxml,png,wav"),
+                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    import random
+
+    from melodyrnn.api import load_model
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
+    model = load_model(args.model)
+    melodies = model.generate(
+        num=args.num, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        primer=args.primer or args.primer_file, notes=args.notes, bars=args.bars, seed=seed,
+        seconds=args.seconds, beam=args.beam, branch=args.branch,
+        meter=None if args.meter is None else "{}/{}".format(*args.meter), key=args.key,
+        scale=args.scale, pitch_range=args.pitch_range, qpm=args.qpm)
+    _write_all(melodies, args, stem=f"{args.name}-{seed}")
+    return 0
+
+
+def _write_all(melodies: list, args: argparse.Namespace, stem: str) -> None:
+    """Write every melody in every format; refuse up front if any file exists."""
+    from pathlib import Path
+
+    from melodyrnn.errors import WriteError
+    from melodyrnn.export import write_melody
+    out = Path(args.out)
+    names = [f"{stem}" if len(melodies) == 1 else f"{stem}-{i + 1:02d}"
+             for i in range(len(melodies))]
+    paths = [[out / f"{n}{suffix}" for suffix in args.formats] for n in names]
+    existing = [str(p) for row in paths for p in row if p.exists()]
+    if existing and not args.force:
+        raise WriteError(f"{existing[0]} already exists"
+                         + (f" (and {len(existing) - 1} more)" if len(existing) > 1 else "")
+                         + "; use --force to overwrite")
+    for melody, row in zip(melodies, paths, strict=True):
+        for path in row:
+            write_melody(melody, path, force=True)
+            print(f"wrote {path}  ({len(melody)} notes, "
+                  f"{melody.end_step / melody.steps_per_bar:.0f} bars, {melody.seconds:.1f} s)")
+
+
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render", help="turn a melody file into a score image, audio or other formats",
+        description="Read the melody of a MIDI, MusicXML or ABC file (the top line, skyline) "
+                    "and write it in other formats.",
+        epilog="examples:\n  melodyrnn render outputs/melody-7.mid --formats png,wav\n"
+               "  melodyrnn render tune.abc --formats pdf --out scores",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="a .mid, .musicxml, .mxl or .abc file")
+    p.add_argument("--formats", type=_formats, default=_formats("png,wav"),
+                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
+    p.add_argument("--out", help="folder to write into (default: beside the file)")
+    p.add_argument("--all", action="store_true",
+                   help="every melody in the file, not only the first")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=_run_render)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from melodyrnn.errors import ReadError
+    from melodyrnn.preprocess import read_melodies
+    source = Path(args.file)
+    melodies = read_melodies(source, strategy="skyline")
+    if not melodies:
+        raise ReadError(f"{source}: no melody found (no pitched notes)")
+    if not args.all:
+        melodies = melodies[:1]
+    args.out = args.out or str(source.parent)
+    _write_all(melodies, args, stem=source.stem)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per command."""
     parser = _Parser(prog="melodyrnn",
                      description="Learn melodies from MIDI scores with an LSTM; sample, score, "
                                  "render and play them.",
-                     epilog="examples:\n  melodyrnn prepare essen-kinder --out "
+                     epilog="examples:\n  melodyrnn generate --num 2 --bars 16\n"
+                            "  melodyrnn prepare essen-kinder --out "
                             "corpora/essen-kinder\n  melodyrnn fit --config configs/tiny.yaml "
                             "--data.path corpora/essen-kinder\n"
                             "  melodyrnn export runs/tiny/version_0/checkpoints/last.ckpt "
@@ -140,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"melodyrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_prepare(sub)
+    _add_generate(sub)
+    _add_render(sub)
     sub.add_parser("fit", help="train a model (LightningCLI: --config, --model.*, --data.*, "
                                "--trainer.*); `melodyrnn fit --help` lists every option")
     sub.add_parser("export", help="turn a training checkpoint into a shareable model bundle")

@@ -1,0 +1,160 @@
+"""The network: `MelodyLSTM`, a recurrent language model over melody tokens, and its loss.
+
+A plain `nn.Module` in the manner of pytorch/examples `word_language_model`: tokens go in
+through an embedding (or as one-hot vectors), through a stack of LSTM, GRU or tanh-RNN layers,
+and out through a linear decoder to logits over the vocabulary. `forward(ids, state)` returns
+the logits and the new recurrent state, so generation can feed one token at a time.
+Nothing here knows about Lightning; `training.py` wraps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from melodyrnn.errors import ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+INPUTS = ("embedding", "onehot")
+
+# An LSTM carries (h, c); a GRU or tanh RNN carries h alone. Both are (num_layers, B, H).
+State = Tensor | tuple[Tensor, Tensor]
+
+
+class MelodyLSTM(nn.Module):
+    """Recurrent language model over token ids: (B, T) ids -> (B, T, V) logits and a state.
+
+    Despite the name, `cell` picks an LSTM (default), a GRU or a plain tanh RNN, so the three
+    can be compared on the same corpus.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "lstm",
+        input: str = "embedding",  # shadows a builtin to match the flag --model.input
+        embedding_dim: int = 64,
+        hidden_size: int = 256,
+        num_layers: int = 2,
+        dropout: float = 0.2,
+        tie_weights: bool = False,
+        pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        _check_options(vocab_size, cell, input, embedding_dim, hidden_size, num_layers,
+                       dropout, tie_weights, pad_id)
+        self.vocab_size = vocab_size
+        self.cell = cell
+        self.input = input
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.tie_weights = tie_weights
+        self.pad_id = pad_id
+
+        self.drop = nn.Dropout(dropout)
+        self.encoder = nn.Embedding(vocab_size, embedding_dim) if input == "embedding" else None
+        input_size = embedding_dim if input == "embedding" else vocab_size
+        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
+        # nn.RNN* applies dropout between layers only; with one layer it would just warn.
+        self.rnn = rnn_class(input_size, hidden_size, num_layers, batch_first=True,
+                             dropout=dropout if num_layers > 1 else 0.0)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+        self.init_weights()
+        if tie_weights:
+            # "Using the Output Embedding to Improve Language Models" (Press & Wolf, 2016)
+            assert self.encoder is not None
+            self.decoder.weight = self.encoder.weight
+
+    def init_weights(self) -> None:
+        """Small uniform embedding and decoder weights, zero decoder bias (word_language_model)."""
+        if self.encoder is not None:
+            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def options(self) -> dict[str, Any]:
+        """The constructor arguments, enough to build the same network again."""
+        return {
+            "vocab_size": self.vocab_size, "cell": self.cell, "input": self.input,
+            "embedding_dim": self.embedding_dim,
+            "hidden_size": self.hidden_size, "num_layers": self.num_layers,
+            "dropout": self.dropout, "tie_weights": self.tie_weights, "pad_id": self.pad_id,
+        }
+
+    def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
+        """A zero state for `batch_size` sequences (what `forward` uses when given None)."""
+        weight = self.decoder.weight
+        shape = (self.num_layers, batch_size, self.hidden_size)
+        h = weight.new_zeros(shape, device=device)
+        return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
+
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Logits for the next token at every position, and the state after the last one."""
+        if self.encoder is not None:
+            x = self.drop(self.encoder(ids))  # (B, T, E)
+        else:
+            # One-hot input: the first layer's input weights play the embedding's part.
+            x = F.one_hot(ids, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
+        output, state = self.rnn(x, state)  # (B, T, H)
+        logits = self.decoder(self.drop(output))  # (B, T, V)
+        return logits, state
+
+
+def _check_options(vocab_size: int, cell: str, input: str, embedding_dim: int,
+                   hidden_size: int, num_layers: int, dropout: float, tie_weights: bool,
+                   pad_id: int) -> None:
+    """Refuse option values that cannot build a network, with a sentence naming the value."""
+    if cell not in CELLS:
+        raise ConfigError(f"cell '{cell}' is not one of {', '.join(CELLS)}")
+    if input not in INPUTS:
+        raise ConfigError(f"input '{input}' is not one of {', '.join(INPUTS)}")
+    for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} has to be a positive integer, got {value!r}")
+    if vocab_size < 2:
+        raise ConfigError(f"vocab_size has to be at least 2, got {vocab_size}")
+    if input == "embedding" and (not isinstance(embedding_dim, int) or embedding_dim < 1):
+        raise ConfigError(f"embedding_dim has to be a positive integer with input 'embedding', "
+                          f"got {embedding_dim!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout has to be in [0, 1), got {dropout}")
+    if not 0 <= pad_id < vocab_size:
+        raise ConfigError(f"pad_id {pad_id} is not a token id of a vocabulary of {vocab_size}")
+    if tie_weights and input != "embedding":
+        raise ConfigError("tie_weights needs input 'embedding'; one-hot input has no embedding "
+                          "to tie to the decoder")
+    if tie_weights and embedding_dim != hidden_size:
+        raise ConfigError(f"tie_weights needs embedding_dim equal to hidden_size, got "
+                          f"embedding_dim {embedding_dim} and hidden_size {hidden_size}")
+
+
+def detach_state(state: State | None) -> State | None:
+    """The same state cut from the graph, so backpropagation stops there (truncated BPTT)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)  # type: ignore[return-value]
+    return state.detach()
+
+
+def token_losses(logits: Tensor, targets: Tensor, pad_id: int) -> Tensor:
+    """Cross-entropy in nats of each target under the logits; 0 where the target is padding.
+
+    logits (B, T, V), targets (B, T) -> (B, T). `F.cross_entropy` takes a log-softmax inside,
+    which is stable where the log of a softmax is not.
+    """
+    losses = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                             ignore_index=pad_id, reduction="none")
+    return losses.view_as(targets)
+
+
+def sequence_loss(logits: Tensor, targets: Tensor, pad_id: int) -> Tensor:
+    """Mean cross-entropy in nats per real (non-padding) target token."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           ignore_index=pad_id)
