@@ -27,6 +27,10 @@ _LAZY = {
     "load_tokenizer": "melodyrnn.tokenizer",
     "load_corpus": "melodyrnn.corpora",
     "prepare": "melodyrnn.dataset",
+    "load_model": "melodyrnn.api",
+    "MelodyModel": "melodyrnn.api",
+    "ScoreResult": "melodyrnn.api",
+    "evaluate_dataset": "melodyrnn.evaluate",
 }
 
 __all__ = ["MelodyRNNError", "__version__", *_LAZY]

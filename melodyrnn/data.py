@@ -226,7 +226,7 @@ class MelodyDataModule(L.LightningDataModule):
         for split in SPLITS:
             if (self.path / f"{split}.offsets.npy").is_file():
                 shard = read_split(self.path, split)
-                splits[split] = {"sequences": len(shard), "tokens": int(len(shard.tokens))}
+                splits[split] = {"sequences": len(shard), "tokens": len(shard.tokens)}
         if "train" not in splits:
             raise CorpusError(f"{self.path}/train.tokens.npy is missing; is {self.path} a "
                               "dataset written by `melodyrnn prepare`?")

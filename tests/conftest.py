@@ -36,3 +36,70 @@ def folk_tune() -> Melody:
         step += duration
     return Melody(notes, steps_per_quarter=4, qpm=96.0, time_signature=(6, 8), key="D:dorian",
                   source="folk-tune")
+
+
+# --- a tiny trained model with a real tokenizer (for sampling, API, CLI and evaluation) -------
+
+TINY_RECIPE = """
+name = "tiny-tunes"
+sources = ["{folder}"]
+[extract]
+strategy = "skyline"
+min_notes = 4
+min_pitch_classes = 2
+split_gap_bars = 0
+[split]
+valid = 0.2
+test = 0.2
+[tokenizer]
+name = "note"
+pitch_range = [48, 84]
+meter_token = true
+key_token = true
+bar_tokens = true
+"""
+
+
+def _write_tunes(folder: Path, n: int = 40) -> None:
+    """MIDI files of stepwise C-major tunes in 4/4 (eighths and quarters), built in code."""
+    import random
+
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76]
+    rng = random.Random(7)
+    folder.mkdir(parents=True)
+    for t in range(n):
+        index, notes, step = rng.randrange(3, 7), [], 0
+        while step < 64:  # four bars
+            duration = rng.choice((2, 2, 4))
+            notes.append(Note(scale[index], step, duration))
+            index = min(len(scale) - 1, max(0, index + rng.choice((-1, 1, 1, -2, 2))))
+            step += duration
+        Melody(notes, key="C:major", source=f"tune{t}").write(folder / f"tune{t:02d}.mid")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle of a tiny LSTM trained for a few seconds on 40 generated tunes."""
+    import os
+
+    from melodyrnn.bundle import export_bundle
+    from melodyrnn.dataset import prepare
+    from melodyrnn.training_cli import make_cli
+
+    base = tmp_path_factory.mktemp("tiny-model")
+    os.environ.setdefault("MELODYRNN_CACHE", str(base / "cache"))
+    _write_tunes(base / "tunes")
+    recipe = base / "tiny.toml"
+    recipe.write_text(TINY_RECIPE.format(folder=(base / "tunes").as_posix()))
+    prepare([str(recipe)], base / "data", progress=False)
+    root = Path(__file__).resolve().parents[1]
+    make_cli(["fit", "--config", str(root / "configs" / "tiny.yaml"),
+              "--data.path", str(base / "data"), "--trainer.default_root_dir", str(base / "runs"),
+              "--trainer.max_epochs", "4", "--trainer.enable_progress_bar", "false"])
+    return export_bundle(base / "runs" / "tiny" / "version_0", base / "bundle")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_model: Path) -> Path:
+    """The dataset the tiny model was trained on."""
+    return tiny_model.parent / "data"

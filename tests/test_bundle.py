@@ -47,7 +47,7 @@ def logits_of(network: torch.nn.Module) -> torch.Tensor:
 def test_export_and_load_give_the_same_logits(trained: Path, tmp_path: Path) -> None:
     bundle = export_bundle(trained, tmp_path / "bundle")
     assert {p.name for p in bundle.iterdir()} == {"model.safetensors", "bundle.json"}
-    network, tokenizer, meta = load_bundle(bundle)
+    network, tokenizer, _meta = load_bundle(bundle)
     assert tokenizer == TOKENIZER
     checkpoint = sorted((trained / "checkpoints").glob("best-*.ckpt"))[-1]
     from_ckpt, ckpt_tokenizer, _ = load_bundle(checkpoint)

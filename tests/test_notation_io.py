@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from melodyrnn.abc_io import split_abc_tunes
 from melodyrnn.errors import ReadError
 from melodyrnn.music import MODE_INTERVALS, Key, Melody, Note
 from melodyrnn.notation_io import (
     from_music21,
     read_scores,
-    split_abc_tunes,
     to_music21,
     write_musicxml,
 )
