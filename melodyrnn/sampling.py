@@ -117,30 +117,43 @@ class Masks:
             raise ConfigError("the pitch range and scale together leave no pitch to play")
         self.constraint = allowed
         self.pitch_ids = torch.tensor(tokenizer.pitch_token_ids, dtype=torch.long)
-        self._cache: dict[tuple[bool, ...], Tensor] = {}
+        # grammar masks are cached tuples inside the tokenizer, so their identity is a cheap key
+        # (hashing 400-odd booleans per row and step would cost more than the network)
+        self._index: dict[tuple[int, bool, bool], int] = {}
+        self._rows: list[Tensor] = []
+        self._keep: list[tuple[bool, ...]] = []  # holds the tuples, so their ids stay unique
+        self._table = torch.zeros(0, tokenizer.vocab_size, dtype=torch.bool, device=device)
+
+    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool) -> Tensor:
+        eos = self.tokenizer.eos_id
+        mask = torch.tensor(grammar, dtype=torch.bool) & self.constraint
+        if stop:
+            without_notes = mask.clone()
+            without_notes[self.pitch_ids] = False
+            mask = without_notes if without_notes.any() else mask
+        if not end_ok and mask.sum() > mask[eos]:
+            mask[eos] = False
+        if not mask.any():  # after EOS nothing is grammatical: keep feeding EOS
+            mask[eos] = True
+        return mask
 
     def for_states(self, states: list[Any], finishing: list[bool],
                    may_end: list[bool]) -> Tensor:
         """(B, V) masks: grammar AND constraints. A finishing row may start no new note; a row
         that may not end yet (too short) may not choose EOS; a finished row gets EOS only."""
-        eos = self.tokenizer.eos_id
-        rows = []
+        index = []
         for state, stop, end_ok in zip(states, finishing, may_end, strict=True):
-            key = (self.tokenizer.allowed_next(state), stop, end_ok)
-            mask = self._cache.get(key)
-            if mask is None:
-                mask = torch.tensor(key[0], dtype=torch.bool) & self.constraint
-                if stop:
-                    without_notes = mask.clone()
-                    without_notes[self.pitch_ids] = False
-                    mask = without_notes if without_notes.any() else mask
-                if not end_ok and mask.sum() > mask[eos]:
-                    mask[eos] = False
-                if not mask.any():  # after EOS nothing is grammatical: keep feeding EOS
-                    mask[eos] = True
-                self._cache[key] = mask
-            rows.append(mask)
-        return torch.stack(rows).to(self.device)
+            grammar = self.tokenizer.allowed_next(state)
+            key = (id(grammar), stop, end_ok)
+            i = self._index.get(key)
+            if i is None:
+                i = self._index[key] = len(self._rows)
+                self._rows.append(self._build(grammar, stop, end_ok))
+                self._keep.append(grammar)
+            index.append(i)
+        if len(self._rows) != len(self._table):
+            self._table = torch.stack(self._rows).to(self.device)
+        return self._table[torch.tensor(index, device=self.device)]
 
 
 # --- the loop ----------------------------------------------------------------------------------

@@ -54,3 +54,28 @@ def test_console_script_runs():
     result = subprocess.run([sys.executable, "-m", "melodyrnn.cli", "--help"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "prepare" in result.stdout
+
+
+@pytest.mark.slow
+def test_prepare_fit_export_generate_evaluate_end_to_end(tmp_path, capsys):
+    """The whole path a user takes, through the `melodyrnn` command only."""
+    from pathlib import Path
+
+    from tests.conftest import TINY_RECIPE, _write_tunes
+    _write_tunes(tmp_path / "tunes", n=24)
+    recipe = tmp_path / "mine.toml"
+    recipe.write_text(TINY_RECIPE.format(folder=(tmp_path / "tunes").as_posix()))
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    assert main(["prepare", str(recipe), "--out", str(data), "--quiet"]) == 0
+    assert main(["fit", "--config", str(config), "--data.path", str(data),
+                 "--trainer.default_root_dir", str(runs), "--trainer.max_epochs", "2",
+                 "--trainer.enable_progress_bar", "false"]) == 0
+    assert (runs / "tiny" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    assert main(["export", str(runs / "tiny" / "version_0"), str(tmp_path / "bundle")]) == 0
+    capsys.readouterr()
+    assert main(["generate", "--model", str(tmp_path / "bundle"), "--bars", "2", "--seed", "3",
+                 "--formats", "mid", "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "melody-3.mid").is_file()
+    assert main(["evaluate", "--model", str(tmp_path / "bundle"), "--data", str(data)]) == 0
+    assert "gram" in capsys.readouterr().out
