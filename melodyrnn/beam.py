@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from melodyrnn.sampling import Masks, SampleSettings, reached
+from melodyrnn.sampling import Masks, SampleSettings
 
 
 def _reorder(state: Any, index: Tensor) -> Any:
@@ -45,9 +45,9 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
     rows = num * width
     device = next(network.parameters()).device
     generator = torch.Generator().manual_seed(0 if seed is None else seed)
-    masks = Masks(tokenizer, settings, device)
     states = [tokenizer.grammar_state(prefix)] * rows
     prefix_notes = sum(tokenizer.token_pitch(t) is not None for t in prefix)
+    masks = Masks(tokenizer, settings, device, prefix_notes, steps_per_bar)
     counts = [prefix_notes] * rows
     seqs = [list(prefix) for _ in range(rows)]
     done = [False] * rows
@@ -57,13 +57,7 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
     logits, state = network(torch.tensor([prefix] * rows, device=device), None)
     last = logits[:, -1, :]  # (rows, V)
     for step in range(settings.max_tokens):
-        near_cap = step >= settings.max_tokens - 8
-        finishing = [near_cap or reached(settings, c, s, tokenizer.steps_per_quarter,
-                                         steps_per_bar)
-                     for s, c in zip(states, counts, strict=True)]
-        may_end = [stop or (not settings.has_length and c > prefix_notes)
-                   for stop, c in zip(finishing, counts, strict=True)]
-        mask = masks.for_states(states, finishing, may_end)
+        mask, finishing = masks.for_step(step, states, counts)
         logp = torch.log_softmax(last.float().masked_fill(~mask, -math.inf), dim=-1)
         tokens = _candidates(logp, settings, generator)  # (rows, branch)
         cand = scores[:, None] + logp.gather(1, tokens)  # (rows, branch)

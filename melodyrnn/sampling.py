@@ -102,9 +102,13 @@ def draw(logits: Tensor, settings: SampleSettings, generator: torch.Generator) -
 class Masks:
     """Boolean masks over the vocabulary, built once and looked up per grammar state."""
 
-    def __init__(self, tokenizer: Any, settings: SampleSettings, device: torch.device) -> None:
+    def __init__(self, tokenizer: Any, settings: SampleSettings, device: torch.device,
+                 prefix_notes: int = 0, steps_per_bar: int = 0) -> None:
         self.tokenizer = tokenizer
+        self.settings = settings
         self.device = device
+        self.prefix_notes = prefix_notes
+        self.steps_per_bar = steps_per_bar
         allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
         for token_id in tokenizer.pitch_token_ids:
             pitch = tokenizer.token_pitch(token_id)
@@ -136,6 +140,19 @@ class Masks:
         if not mask.any():  # after EOS nothing is grammatical: keep feeding EOS
             mask[eos] = True
         return mask
+
+    def for_step(self, step: int, states: list[Any],
+                 note_counts: list[int]) -> tuple[Tensor, list[bool]]:
+        """(B, V) masks for this step of every sequence, and which rows are finishing."""
+        settings, tok = self.settings, self.tokenizer
+        # near the cap, finish the note in hand so the sequence still ends grammatically
+        near_cap = step >= settings.max_tokens - 8
+        finishing = [near_cap or reached(settings, c, s, tok.steps_per_quarter,
+                                         self.steps_per_bar)
+                     for s, c in zip(states, note_counts, strict=True)]
+        may_end = [stop or (not settings.has_length and c > self.prefix_notes)
+                   for stop, c in zip(finishing, note_counts, strict=True)]
+        return self.for_states(states, finishing, may_end), finishing
 
     def for_states(self, states: list[Any], finishing: list[bool],
                    may_end: list[bool]) -> Tensor:
@@ -181,9 +198,9 @@ def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num:
         return beam_search_ids(network, tokenizer, prefix, num, settings, seed, steps_per_bar)
     device = next(network.parameters()).device
     generator = torch.Generator().manual_seed(0 if seed is None else seed)
-    masks = Masks(tokenizer, settings, device)
     start_state = tokenizer.grammar_state(prefix)
     prefix_notes = sum(tokenizer.token_pitch(t) is not None for t in prefix)
+    masks = Masks(tokenizer, settings, device, prefix_notes, steps_per_bar)
     states = [start_state] * num
     note_counts = [prefix_notes] * num
     seqs = [list(prefix) for _ in range(num)]
@@ -192,14 +209,7 @@ def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num:
     logits, state = network(ids, None)
     last = logits[:, -1, :]  # (B, V)
     for step in range(settings.max_tokens):
-        # near the cap, finish the note in hand so the sequence still ends grammatically
-        near_cap = step >= settings.max_tokens - 8
-        finishing = [near_cap or reached(settings, c, s, tokenizer.steps_per_quarter,
-                                         steps_per_bar)
-                     for s, c in zip(states, note_counts, strict=True)]
-        may_end = [stop or (not settings.has_length and c > prefix_notes)
-                   for stop, c in zip(finishing, note_counts, strict=True)]
-        mask = masks.for_states(states, finishing, may_end)  # (B, V)
+        mask, finishing = masks.for_step(step, states, note_counts)  # (B, V)
         eos_ok = mask[:, tokenizer.eos_id]
         masked = last.masked_fill(~mask, -math.inf)
         chosen = draw(masked, settings, generator)  # (B,)
