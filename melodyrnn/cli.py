@@ -297,6 +297,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model bundle or checkpoint (default: the bundled model)")
     p.add_argument("--data", required=True, help="a dataset folder written by prepare")
     p.add_argument("--split", choices=["train", "valid", "test"], default="test")
+    p.add_argument("--samples", help="a folder of generated melody files: compare their musical "
+                                     "metrics with the split's and check them for copies of "
+                                     "the training split, instead of scoring a model")
+    p.add_argument("--plot", help="with --samples: also write metric histograms to this .png")
     p.add_argument("--no-baseline", action="store_true", help="skip the n-gram baseline")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.set_defaults(func=_run_evaluate)
@@ -305,6 +309,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    if args.samples:
+        return _run_evaluate_samples(args)
     from melodyrnn.api import load_model
     from melodyrnn.evaluate import evaluate_dataset, format_table
     model = load_model(args.model)
@@ -313,6 +319,34 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({k: r.to_dict() for k, r in results.items()}, indent=2))
     else:
         print(format_table(results, f"{args.data}, split {args.split}:"))
+    return 0
+
+
+def _run_evaluate_samples(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from melodyrnn.corpora import expand_source, load_corpus
+    from melodyrnn.metrics import compare_sets, format_comparison
+    from melodyrnn.originality import OriginalityIndex, format_originality
+    from melodyrnn.preprocess import read_melodies
+    samples = [m for path in expand_source(args.samples) for m in read_melodies(path)]
+    reference = load_corpus(args.data, split=args.split)
+    training = load_corpus(args.data, split="train")
+    comparison = compare_sets(samples, reference)
+    originality = OriginalityIndex(training).check_all(samples)
+    if args.json:
+        print(json.dumps({"metrics": comparison,
+                          "originality": [r.__dict__ for r in originality]}, indent=2,
+                         default=float))
+    else:
+        print(format_comparison(comparison, f"{len(samples)} samples vs {len(reference)} "
+                                            f"{args.split} melodies of {args.data}"))
+        print()
+        print(format_originality(originality))
+    if args.plot:
+        from melodyrnn.plots import plot_metric_histograms
+        print(f"wrote {plot_metric_histograms(samples, reference, Path(args.plot))}")
     return 0
 
 

@@ -15,6 +15,7 @@ statistics skip NaN.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -95,7 +96,7 @@ def key_consistency(melody: Melody) -> float:
 def intervals(melody: Melody) -> list[int]:
     """Signed semitone steps between consecutive notes: pitch[i+1] - pitch[i]."""
     p = melody.pitches
-    return [b - a for a, b in zip(p, p[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(p)]
 
 
 def interval_histogram(melody: Melody, max_interval: int = 12) -> dict[int, int]:
@@ -244,6 +245,8 @@ def _histogram_vector(melody: Melody, name: str) -> np.ndarray:
 
 HISTOGRAM_FEATURES = ("interval_histogram", "note_length_histogram")
 
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+
 # --- comparing two sets (Yang & Lerch 2018) ---------------------------------------------------
 
 
@@ -287,12 +290,12 @@ def overlap_and_kl(p_samples: np.ndarray, q_samples: np.ndarray,
     grid = np.linspace(pooled.min() - margin, pooled.max() + margin, grid_size)
     p = gaussian_kde(p_samples, grid, h_p)
     q = gaussian_kde(q_samples, grid, h_q)
-    overlap = float(np.trapezoid(np.minimum(p, q), grid))
+    overlap = float(_trapezoid(np.minimum(p, q), grid))
     q = np.maximum(q, 1e-12 * q.max())
     mask = p > 0
     integrand = np.zeros_like(p)
     integrand[mask] = p[mask] * np.log(p[mask] / q[mask])
-    return min(overlap, 1.0), max(float(np.trapezoid(integrand, grid)), 0.0)
+    return min(overlap, 1.0), max(float(_trapezoid(integrand, grid)), 0.0)
 
 
 def _distances(a: np.ndarray, b: np.ndarray | None, max_pairs: int,
@@ -379,6 +382,7 @@ def format_comparison(comparison: dict[str, dict[str, float]],
         lines.append(f"{name:<22} {cell(row['generated_mean'], row.get('generated_std', 0.0)):>16}"
                      f" {cell(row['reference_mean'], row.get('reference_std', 0.0)):>16}"
                      f" {overlap:>8} {kl:>7}")
-    lines.append("overlap: area shared by the KDEs of intra-reference and generated-to-reference"
-                 " distances (1 = alike); KL in nats (0 = alike)")
+    lines.append("mean (std) per set; overlap: area shared by the densities of reference-to-"
+                 "reference\nand generated-to-reference distances (1 = alike); KL(intra || inter)"
+                 " in nats (0 = alike)")
     return "\n".join(lines)

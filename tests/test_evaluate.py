@@ -73,3 +73,19 @@ def test_cli_evaluate_table(tiny_model, tiny_data, capsys):
                  "--split", "valid"]) == 0
     out = capsys.readouterr().out
     assert "bits/note" in out and "gram" in out
+
+
+def test_cli_evaluate_samples(tiny_model, tiny_data, tmp_path, capsys):
+    samples = tmp_path / "samples"
+    assert main(["generate", "--model", str(tiny_model), "--num", "6", "--bars", "4",
+                 "--seed", "2", "--formats", "mid", "--out", str(samples)]) == 0
+    capsys.readouterr()
+    plot = tmp_path / "hist.png"
+    assert main(["evaluate", "--data", str(tiny_data), "--samples", str(samples),
+                 "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "pitch_class_entropy" in out and "longest" in out.lower()
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["evaluate", "--data", str(tiny_data), "--samples", str(samples), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["originality"]) == 6 and "scale_consistency" in data["metrics"]
