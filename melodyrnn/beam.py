@@ -86,7 +86,7 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
                 continue
             if not done[parent]:
                 seq = [*seq, token]
-                st = tokenizer.advance(st, token)
+                st = tokenizer.advance_allowed(st, token)
                 count += tokenizer.token_pitch(token) is not None
             new_seqs.append(seq)
             new_states.append(st)

@@ -147,11 +147,14 @@ class Masks:
         settings, tok = self.settings, self.tokenizer
         # near the cap, finish the note in hand so the sequence still ends grammatically
         near_cap = step >= settings.max_tokens - 8
-        finishing = [near_cap or reached(settings, c, s, tok.steps_per_quarter,
-                                         self.steps_per_bar)
-                     for s, c in zip(states, note_counts, strict=True)]
-        may_end = [stop or (not settings.has_length and c > self.prefix_notes)
-                   for stop, c in zip(finishing, note_counts, strict=True)]
+        if settings.has_length:
+            finishing = [near_cap or reached(settings, c, s, tok.steps_per_quarter,
+                                             self.steps_per_bar)
+                         for s, c in zip(states, note_counts, strict=True)]
+            may_end = finishing
+        else:  # the model ends each tune itself, once it has added a note
+            finishing = [near_cap] * len(states)
+            may_end = [near_cap or c > self.prefix_notes for c in note_counts]
         return self.for_states(states, finishing, may_end), finishing
 
     def for_states(self, states: list[Any], finishing: list[bool],
@@ -193,9 +196,23 @@ def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num:
                settings: SampleSettings, seed: int | None = 0,
                steps_per_bar: int = 0) -> list[list[int]]:
     """`num` token sequences that start with `prefix` (BOS ... primer), each ending in EOS."""
-    if settings.beam > 1:
-        from melodyrnn.beam import beam_search_ids
-        return beam_search_ids(network, tokenizer, prefix, num, settings, seed, steps_per_bar)
+    # A few sequences make steps too small to share among threads: on CPU the threads would
+    # mostly wait for each other (several times slower on a busy machine), so use one.
+    threads = torch.get_num_threads()
+    if num * settings.beam <= 16 and next(network.parameters()).device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        if settings.beam > 1:
+            from melodyrnn.beam import beam_search_ids
+            return beam_search_ids(network, tokenizer, prefix, num, settings, seed,
+                                   steps_per_bar)
+        return _sample(network, tokenizer, prefix, num, settings, seed, steps_per_bar)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
+            settings: SampleSettings, seed: int | None, steps_per_bar: int) -> list[list[int]]:
     device = next(network.parameters()).device
     generator = torch.Generator().manual_seed(0 if seed is None else seed)
     start_state = tokenizer.grammar_state(prefix)
@@ -220,7 +237,7 @@ def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num:
             if done[i]:
                 continue
             seqs[i].append(token)
-            states[i] = tokenizer.advance(states[i], token)
+            states[i] = tokenizer.advance_allowed(states[i], token)  # the mask allowed it
             note_counts[i] += tokenizer.token_pitch(token) is not None
             done[i] = token == tokenizer.eos_id
         if all(done):

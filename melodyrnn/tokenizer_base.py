@@ -265,9 +265,17 @@ class Tokenizer:
                 f"{', '.join(allowed) or 'nothing after EOS'}")
         return new
 
+    def advance_allowed(self, state: GrammarState, token_id: int) -> GrammarState:
+        """The state after a token already known to be allowed (drawn under
+        `allowed_next(state)`): `advance` without checking again, for samplers."""
+        return self._transition(state, token_id)
+
     def _advance(self, state: GrammarState, token_id: int) -> GrammarState | None:
         if not 0 <= token_id < self.vocab_size or not self.allowed_next(state)[token_id]:
             return None
+        return self._transition(state, token_id)
+
+    def _transition(self, state: GrammarState, token_id: int) -> GrammarState:
         kind = self._kinds[token_id]
         if kind == "BOS":
             phase = TIMESIG if self.meter_token else KEY if self.key_token else BODY
