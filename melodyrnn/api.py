@@ -62,20 +62,55 @@ class MelodyModel:
                 f"{'+'.join(self.corpus) or '?'})")
 
     def prefix(self, primer: Melody | str | Path | None = None, meter: str | None = None,
-               key: str | Key | None = None) -> tuple[list[int], Melody | None]:
-        """The token ids every sample starts with: BOS, conditioning tokens, then the primer."""
+               key: str | Key | None = None, seed: int | None = 0) -> list[int]:
+        """The token ids every sample starts with: BOS, conditioning tokens, then the primer.
+
+        When the model was trained with meter and key tokens and one is not given, the model
+        chooses it: the sampler draws it per melody, or, when a primer must be written in a
+        known meter and key (or a key follows an unknown meter), it is drawn here once.
+        """
         tok = self.tokenizer
-        time_signature = parse_time_signature(meter) if meter else (4, 4)
         key = Key.parse(key) if isinstance(key, str) else key
         melody = _primer_melody(primer, tok.steps_per_quarter)
+        ids = [tok.bos_id]
+        if tok.meter_token:
+            if meter is not None:
+                ids += tok.encode_prefix(meter)[1:2]
+            elif melody is None and key is None:
+                return ids  # the sampler draws the meter, then the key
+            else:
+                ids.append(self._draw_prefix_token(ids, seed))
+        if tok.key_token:
+            if key is not None:
+                ids.append(tok.encode_prefix((4, 4), key)[-1])
+            elif melody is None:
+                return ids  # the sampler draws the key
+            else:
+                ids.append(self._draw_prefix_token(ids, seed))
         if melody is None:
-            return tok.encode_prefix(time_signature, key), None
-        melody = melody.replace(time_signature=time_signature, key=key)
+            return ids
+        conditioned = tok.decode([*ids, tok.eos_id])
+        melody = melody.replace(time_signature=parse_time_signature(meter) if meter
+                                else conditioned.time_signature, key=key or conditioned.key)
         low, high = tok.pitch_range
         if any(not low <= p <= high for p in melody.pitches):
-            raise ConfigError(f"the primer has pitches outside the model's range "
-                              f"{low}-{high}")
-        return tok.encode(melody)[:-1], melody  # everything but EOS
+            raise ConfigError(f"the primer has pitches outside the model's range {low}-{high}")
+        body = tok.encode(melody)[len(tok.encode_prefix()):-1]  # the primer without BOS...EOS
+        return ids + body
+
+    def _draw_prefix_token(self, ids: list[int], seed: int | None) -> int:
+        """One meter or key token drawn from the model after `ids` (never 'other' or 'none')."""
+        import torch
+        tok = self.tokenizer
+        allowed = torch.tensor(tok.allowed_next(tok.grammar_state(ids)), dtype=torch.bool)
+        for name in ("TimeSig_other", "Key_none"):
+            if name in tok.token_to_id:
+                allowed[tok.token_to_id[name]] = False
+        with torch.no_grad():
+            logits, _ = self.network(torch.tensor([ids]))
+        probs = torch.softmax(logits[0, -1].float().masked_fill(~allowed, -math.inf), dim=-1)
+        generator = torch.Generator().manual_seed(0 if seed is None else seed)
+        return int(torch.multinomial(probs, 1, generator=generator))
 
     def generate(self, num: int = 1, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, primer: Melody | str | Path | None = None,
@@ -97,9 +132,12 @@ class MelodyModel:
             temperature=temperature, top_k=top_k, top_p=top_p, notes=notes, bars=bars,
             seconds=seconds, qpm=qpm, pitch_range=pitch_range, scale=scale_key, beam=beam,
             branch=branch, max_tokens=max_tokens or _default_max_tokens(notes, bars, seconds))
-        prefix, _ = self.prefix(primer, meter, key_obj)
+        key_obj = key_obj or scale_key  # a scale, when no key is given, is the key to play in
+        prefix = self.prefix(primer, meter, key_obj, seed)
         meter_tuple = parse_time_signature(meter) if meter else (4, 4)
-        spb = meter_tuple[0] * 4 * self.tokenizer.steps_per_quarter // meter_tuple[1]
+        # with meter tokens the grammar state knows the bar length once the meter is drawn
+        spb = 0 if self.tokenizer.meter_token and not meter else \
+            meter_tuple[0] * 4 * self.tokenizer.steps_per_quarter // meter_tuple[1]
         seqs = sample_ids(self.network, self.tokenizer, prefix, num, settings, seed=seed,
                           steps_per_bar=spb)
         out = []
@@ -107,7 +145,7 @@ class MelodyModel:
             melody = self.tokenizer.decode(ids)
             out.append(melody.replace(
                 qpm=qpm, time_signature=meter_tuple if meter else melody.time_signature,
-                key=key_obj or melody.key or scale_key, source=f"generated:{seed}:{i}"))
+                key=key_obj or melody.key, source=f"generated:{seed}:{i}"))
         return out
 
     def score(self, melody: Melody) -> ScoreResult:

@@ -25,6 +25,8 @@ from torch import Tensor
 from melodyrnn.errors import ConfigError
 from melodyrnn.music import Key
 
+MIN_FREE_NOTES = 8  # without a length, a tune may end once it has added this many notes
+
 
 @dataclass
 class SampleSettings:
@@ -117,6 +119,9 @@ class Masks:
                 allowed[token_id] = False
             if settings.scale and pitch % 12 not in settings.scale.pitch_classes:
                 allowed[token_id] = False
+        for name in ("TimeSig_other", "Key_none"):  # when the model picks them, pick real ones
+            if name in tokenizer.token_to_id:
+                allowed[tokenizer.token_to_id[name]] = False
         if not allowed[list(tokenizer.pitch_token_ids)].any():
             raise ConfigError("the pitch range and scale together leave no pitch to play")
         self.constraint = allowed
@@ -152,9 +157,9 @@ class Masks:
                                              self.steps_per_bar)
                          for s, c in zip(states, note_counts, strict=True)]
             may_end = finishing
-        else:  # the model ends each tune itself, once it has added a note
+        else:  # the model ends each tune itself, once it has added a few notes
             finishing = [near_cap] * len(states)
-            may_end = [near_cap or c > self.prefix_notes for c in note_counts]
+            may_end = [near_cap or c >= self.prefix_notes + MIN_FREE_NOTES for c in note_counts]
         return self.for_states(states, finishing, may_end), finishing
 
     def for_states(self, states: list[Any], finishing: list[bool],

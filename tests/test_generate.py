@@ -194,3 +194,20 @@ def test_cli_render(tmp_path, capsys, c_major_scale):
     assert (tmp_path / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = mr.read_melodies(tmp_path / "scale.musicxml")[0]
     assert again.notes == c_major_scale.notes
+
+
+def test_bundled_model_generates_in_a_key_and_meter_it_chooses(tmp_path):
+    model = mr.load_model()
+    assert model.corpus == ["folk"] and model.network.options()["cell"] == "lstm"
+    melodies = model.generate(num=3, bars=8, seed=0)
+    for m in melodies:
+        assert m.key is not None and m.end_step >= 8 * m.steps_per_bar
+        assert clean_decode(model, m) == 0
+    written = melodies[0].write(tmp_path / "tune.mid")
+    assert mr.read_melodies(written)[0].notes == melodies[0].notes
+
+
+def test_bundled_model_beats_ngram_on_its_own_test_split_in_metadata():
+    meta = mr.load_model().meta
+    assert meta["dataset"]["manifest"]["corpus"] == "folk"
+    assert meta["metrics"]["best_val_loss"] < 1.2  # nats per token on its valid split
