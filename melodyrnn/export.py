@@ -85,6 +85,16 @@ def write_melody(melody: Melody, path: str | Path, force: bool = True,
         accepted = ", ".join(sorted(writer.options)) or "none"
         raise WriteError(f"{path}: option {', '.join(unknown)} does not apply to "
                          f"{path.suffix} files (options: {accepted})")
+    return write_atomic(path, lambda tmp: writer.write(melody, tmp, **options), force)
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], Any], force: bool = True) -> Path:
+    """Call `write(tmp)` on a temporary file beside `path`, then rename it into place.
+
+    The file appears whole or not at all; an existing file is replaced only when `force` is
+    true; missing parent folders are created. Library errors become a WriteError naming `path`.
+    """
+    path = Path(path)
     if path.exists() and not force:
         raise WriteError(f"{path} already exists; use --force (force=True) to overwrite it")
     try:
@@ -95,7 +105,7 @@ def write_melody(melody: Melody, path: str | Path, force: bool = True,
     # suffix (.mxl is compressed) see the right one. Not mkstemp: its 0600 mode would stick.
     tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
     try:
-        writer.write(melody, tmp, **options)
+        write(tmp)
         os.replace(tmp, path)
     except MelodyRNNError:
         tmp.unlink(missing_ok=True)

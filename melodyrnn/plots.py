@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from melodyrnn.errors import MelodyRNNError, ReadError, WriteError
+from melodyrnn.errors import MelodyRNNError, ReadError
 from melodyrnn.music import Melody, pitch_to_name
 
 if TYPE_CHECKING:
@@ -41,21 +39,8 @@ def _figure(width: float, height: float) -> Figure:
 
 def _save(fig: Figure, out_png: str | Path, force: bool) -> Path:
     """Write `fig` to `out_png` through a temporary file and a rename."""
-    path = Path(out_png)
-    if path.exists() and not force:
-        raise WriteError(f"{path} already exists; use force=True to overwrite it")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot create its folder ({exc.strerror or exc})") from exc
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise WriteError(f"{path}: cannot write the image ({exc.strerror or exc})") from exc
-    return path
+    from melodyrnn.export import write_atomic
+    return write_atomic(out_png, lambda tmp: fig.savefig(tmp, format="png", dpi=120), force)
 
 
 # --- training curves ---------------------------------------------------------------------------
