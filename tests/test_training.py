@@ -98,7 +98,10 @@ def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path) ->
     assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.ckpt"}
     assert any(p.name.startswith("best-") for p in (run / "checkpoints").iterdir())
     assert (run / "config.yaml").is_file()
-    assert list(run.glob("events.out.tfevents.*"))
+    # TensorBoard logs appear exactly when tensorboard is installed (it is optional)
+    import importlib.util
+    has_tensorboard = importlib.util.find_spec("tensorboard") is not None
+    assert bool(list(run.glob("events.out.tfevents.*"))) == has_tensorboard
     rows = read_metrics(run)
     val_loss, train_loss = column(rows, "val_loss"), column(rows, "train_loss")
     assert len(val_loss) == len(train_loss) == 4
