@@ -294,18 +294,30 @@ def key_to_music21(key: Key) -> music21.key.Key:
     return m21key.KeySignature(key.sharps).asKey(key.mode)
 
 
+# How a chromatic note outside the scale is usually written, by semitones above the tonic:
+# lowered 2nd, 3rd, 6th and 7th as flats; raised 4th and the leading tone as sharps; the
+# minor 2nd above the tonic as a flat in minor-third modes and a raised tonic in major ones.
+_CHROMATIC_FLAT = {1: None, 3: True, 4: False, 6: False, 8: True, 10: True, 11: False}
+
+
 def _spelling(m21_key: Any) -> dict[int, str]:
-    """Pitch class -> note name: the key's scale names, then sharps or flats by signature."""
+    """Pitch class -> note name: the key's scale names, then each black key spelled as its
+    interval above the tonic is usually written (Bb in D dorian, C# in D dorian, F# in C)."""
     from music21 import pitch
 
     names = {p.pitchClass: p.name for p in m21_key.getPitches()}
+    tonic = m21_key.tonic.pitchClass
+    minor_third = (tonic + 3) % 12 in names and (tonic + 4) % 12 not in names
     for pc in range(12):
         if pc not in names:
             p = pitch.Pitch(pc)
             alter = p.accidental.alter if p.accidental is not None else 0
-            # black keys only: flats in flat keys, sharps otherwise (white keys stay natural)
-            if (m21_key.sharps < 0 and alter > 0) or (m21_key.sharps >= 0 and alter < 0):
-                p = p.getEnharmonic() or p
+            if alter:  # white keys stay natural
+                flat = _CHROMATIC_FLAT.get((pc - tonic) % 12, m21_key.sharps < 0)
+                if flat is None:
+                    flat = minor_third
+                if flat == (alter > 0):
+                    p = p.getEnharmonic() or p
             names[pc] = p.name
     return names
 

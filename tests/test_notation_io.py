@@ -203,3 +203,12 @@ def test_reading_abc_leaves_music21_beaming_alone(data_dir):
     assert "makeBeams" not in vars(stream.Part)
     melody = Melody([Note(60, 0, 2), Note(62, 2, 2)])
     assert any(n.beams for n in to_music21(melody).recurse().notes)  # writing still beams
+
+
+def test_chromatic_notes_are_spelled_as_musicians_write_them():
+    from melodyrnn.music import Key
+    from melodyrnn.notation_io import _spelling, key_to_music21
+    dorian = _spelling(key_to_music21(Key.parse("D:dorian")))
+    assert [dorian[pc] for pc in (1, 3, 6, 8, 10)] == ["C#", "E-", "F#", "G#", "B-"]
+    major = _spelling(key_to_music21(Key.parse("F:major")))
+    assert [major[pc] for pc in (1, 3, 4, 6, 8, 11)] == ["D-", "E-", "E", "F#", "A-", "B"]
