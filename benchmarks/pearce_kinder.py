@@ -17,8 +17,8 @@ published figure on every partition tried. About a minute on one CPU core.
 
 LSTM rows (`--lstm`, not in the default run) train a small MelodyLSTM per fold in plain
 PyTorch on pitch tokens and score the same notes, without and with dynamic evaluation (an SGD
-step after each note, its size picked on held-out training melodies). One fold took about
-10 minutes on two busy CPU cores; `--lstm-folds 1` is such a timing run.
+step after each note, its size picked on held-out training melodies). About 6 s a fold on 2
+idle CPU cores (the whole run with --lstm: under 2 minutes); `--lstm-folds 1` runs one fold.
 
     python benchmarks/pearce_kinder.py
     python benchmarks/pearce_kinder.py --corpus essen-kinder --folds 10 --seed 0 --lstm
