@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from melodyrnn import __version__
+from melodyrnn import __version__, flags
 from melodyrnn.errors import MelodyRNNError
 
 # Subcommands handed whole to another parser (LightningCLI) instead of argparse.
@@ -31,37 +31,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 0 and below 1")
-    return value
-
-
-def _semitone_range(text: str) -> tuple[int, int]:
-    try:
-        low, high = (int(x) for x in text.split(":"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not LOW:HIGH in semitones, "
-                                         "e.g. -5:6") from None
-    if low > high:
-        raise argparse.ArgumentTypeError(f"'{text}': LOW must not exceed HIGH")
-    return low, high
-
-
 def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare", help="build a token dataset from a corpus, files or folders",
@@ -77,22 +46,22 @@ def _add_prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="list the named corpora and exit")
     p.add_argument("--strategy", choices=["skyline", "strict"],
                    help="melody extraction: highest sounding pitch, or monophonic tracks only")
-    p.add_argument("--min-notes", type=_positive_int, help="drop melodies with fewer notes")
-    p.add_argument("--min-pitch-classes", type=_positive_int,
+    p.add_argument("--min-notes", type=flags.positive_int, help="drop melodies with fewer notes")
+    p.add_argument("--min-pitch-classes", type=flags.positive_int,
                    help="drop melodies with fewer distinct pitch classes")
-    p.add_argument("--max-bars", type=_positive_int, help="longest melody kept, in bars")
+    p.add_argument("--max-bars", type=flags.positive_int, help="longest melody kept, in bars")
     p.add_argument("--split-gap-bars", type=float,
                    help="split melodies at rests at least this many bars long (0: never)")
     p.add_argument("--tokenizer", choices=["note", "grid"], help="token encoding")
-    p.add_argument("--steps-per-quarter", type=_positive_int,
+    p.add_argument("--steps-per-quarter", type=flags.positive_int,
                    help="quantization grid (4: sixteenths; 12: allows triplets)")
-    p.add_argument("--valid", type=_fraction, help="share of tunes for validation")
-    p.add_argument("--test", type=_fraction, help="share of tunes for testing")
+    p.add_argument("--valid", type=flags.fraction, help="share of tunes for validation")
+    p.add_argument("--test", type=flags.fraction, help="share of tunes for testing")
     p.add_argument("--normalize-key", action="store_true", default=None,
                    help="transpose every melody to C major / A minor")
-    p.add_argument("--transpose", type=_semitone_range, metavar="LOW:HIGH",
+    p.add_argument("--transpose", type=flags.semitone_range, metavar="LOW:HIGH",
                    help="augment the training split with these transpositions, e.g. -5:6")
-    p.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=flags.positive_int, help="worker processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="ignore cached extractions")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -126,43 +95,6 @@ def _run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checked(parse: Callable[[str], object]) -> Callable[[str], object]:
-    """An argparse type from a parser that raises MelodyRNNError with a sentence."""
-    def check(text: str) -> object:
-        try:
-            return parse(text)
-        except MelodyRNNError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return check
-
-
-def _number(low: float, high: float | None = None, *, above: bool = False,
-            whole: bool = False) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            kind = "whole number" if whole else "number"
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {kind}") from None
-        if (value <= low if above else value < low) or (high is not None and value > high):
-            bound = f"above {low:g}" if above else f"at least {low:g}"
-            upper = f" and at most {high:g}" if high is not None else ""
-            raise argparse.ArgumentTypeError(f"{text} must be {bound}{upper}")
-        return value
-    return parse
-
-
-def _formats(text: str) -> list[str]:
-    from melodyrnn.export import FORMATS
-    names = [f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()]
-    bad = [n for n in names if n not in FORMATS]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"'{text}' names unknown format(s) "
-                                         f"{', '.join(bad) or '(none)'}; choose from "
-                                         f"{', '.join(FORMATS)}")
-    return list(dict.fromkeys(FORMATS[n] for n in names))
-
-
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     from melodyrnn.music import Key, parse_time_signature
     from melodyrnn.primer import parse_range
@@ -176,37 +108,40 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                "  melodyrnn generate --beam 4 --scale G:major --range D4:B5 --formats mid,png",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model bundle or checkpoint (default: the bundled folk model)")
-    p.add_argument("--num", type=_number(1, whole=True), default=1, help="how many melodies")
-    p.add_argument("--temperature", type=_number(0), default=1.0,
+    p.add_argument("--num", type=flags.number(1, whole=True), default=1, help="how many melodies")
+    p.add_argument("--temperature", type=flags.number(0), default=1.0,
                    help="randomness: 1 samples the model as is, lower is safer, 0 is greedy")
-    p.add_argument("--top-k", type=_number(1, whole=True), help="draw only from the k likeliest")
-    p.add_argument("--top-p", type=_number(0, 1, above=True),
+    p.add_argument("--top-k", type=flags.number(1, whole=True),
+                   help="draw only from the k likeliest")
+    p.add_argument("--top-p", type=flags.number(0, 1, above=True),
                    help="draw only from the likeliest tokens holding this much probability")
-    p.add_argument("--beam", type=_number(1, whole=True), default=1,
+    p.add_argument("--beam", type=flags.number(1, whole=True), default=1,
                    help="beam search with this many beams (1: plain sampling)")
-    p.add_argument("--branch", type=_number(1, whole=True), default=2,
+    p.add_argument("--branch", type=flags.number(1, whole=True), default=2,
                    help="candidates drawn per beam and step in beam search")
     primer = p.add_mutually_exclusive_group()
     primer.add_argument("--primer", help="opening notes, e.g. \"C4 D4 E4 G4:2\" "
                         "(pitch or MIDI number or R for a rest, :BEATS in quarter notes)")
     primer.add_argument("--primer-file", help="take the opening from a melody file")
-    p.add_argument("--meter", type=_checked(parse_time_signature), help="time signature, e.g. 6/8")
-    p.add_argument("--key", type=_checked(Key.parse), help="key to condition on, e.g. D:dorian")
-    p.add_argument("--scale", type=_checked(Key.parse),
+    p.add_argument("--meter", type=flags.checked(parse_time_signature),
+                   help="time signature, e.g. 6/8")
+    p.add_argument("--key", type=flags.checked(Key.parse),
+                   help="key to condition on, e.g. D:dorian")
+    p.add_argument("--scale", type=flags.checked(Key.parse),
                    help="play only notes of this key and mode, e.g. G:major")
-    p.add_argument("--range", type=_checked(parse_range), dest="pitch_range", metavar="LOW:HIGH",
-                   help="lowest and highest pitch, e.g. C3:C6 or 48:84")
+    p.add_argument("--range", type=flags.checked(parse_range), dest="pitch_range",
+                   metavar="LOW:HIGH", help="lowest and highest pitch, e.g. C3:C6 or 48:84")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--bars", type=_number(1, whole=True), help="length in bars")
-    length.add_argument("--notes", type=_number(1, whole=True), help="length in notes")
-    length.add_argument("--seconds", type=_number(0, above=True), help="length in seconds")
-    p.add_argument("--qpm", type=_number(1, 1000), default=120.0,
+    length.add_argument("--bars", type=flags.number(1, whole=True), help="length in bars")
+    length.add_argument("--notes", type=flags.number(1, whole=True), help="length in notes")
+    length.add_argument("--seconds", type=flags.number(0, above=True), help="length in seconds")
+    p.add_argument("--qpm", type=flags.number(1, 1000), default=120.0,
                    help="tempo in quarter notes per minute")
-    p.add_argument("--seed", type=_number(0, whole=True),
+    p.add_argument("--seed", type=flags.number(0, whole=True),
                    help="random seed; the same seed and settings give the same files")
     p.add_argument("--out", default="outputs", help="folder to write into (default: outputs)")
     p.add_argument("--name", default="melody", help="file name stem (default: melody)")
-    p.add_argument("--formats", type=_formats, default=_formats("mid,musicxml,png,wav"),
+    p.add_argument("--formats", type=flags.formats, default=flags.formats("mid,musicxml,png,wav"),
                    help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=_run_generate)
@@ -259,7 +194,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
                "  melodyrnn render tune.abc --formats pdf --out scores",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="a .mid, .musicxml, .mxl or .abc file")
-    p.add_argument("--formats", type=_formats, default=_formats("png,wav"),
+    p.add_argument("--formats", type=flags.formats, default=flags.formats("png,wav"),
                    help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
     p.add_argument("--out", help="folder to write into (default: beside the file)")
     p.add_argument("--all", action="store_true",

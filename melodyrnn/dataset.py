@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from melodyrnn import __version__
+from melodyrnn import __version__, extract_cache
 from melodyrnn.corpora import Recipe, recipe_for, source_id, split_of, tune_group
 from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.music import Key, Melody, Note
@@ -152,38 +152,11 @@ def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any]) -> Fi
     return result
 
 
-# --- cache -------------------------------------------------------------------------------------
-
-def cache_dir() -> Path:
-    """Where extracted melodies are cached: $MELODYRNN_CACHE or ~/.cache/melodyrnn."""
-    root = os.environ.get("MELODYRNN_CACHE") or Path.home() / ".cache" / "melodyrnn"
-    return Path(root) / "extract"
-
-
-def _cache_key(sha1: str, options: dict[str, Any]) -> str:
-    blob = json.dumps([sha1, options, _CACHE_VERSION], sort_keys=True).encode()
-    return hashlib.sha1(blob).hexdigest()
-
-
-def _cache_load(key: str) -> FileResult | None:
-    path = cache_dir() / f"{key}.json"
+def _result_from_cache(data: dict[str, Any] | None) -> FileResult | None:
     try:
-        data = json.loads(path.read_text())
-        data["drops"] = Counter(data["drops"])
-        return FileResult(**data)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None  # missing or damaged: extract again
-
-
-def _cache_store(key: str, result: FileResult) -> None:
-    directory = cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(result.__dict__))
-        os.replace(tmp, directory / f"{key}.json")
-    except OSError:
-        pass  # a cache that cannot be written only costs time
+        return FileResult(**{**data, "drops": Counter(data["drops"])}) if data else None
+    except (TypeError, KeyError):
+        return None  # written by another version: extract again
 
 
 def _sha1_file(path: Path) -> str:
@@ -204,8 +177,8 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
         except OSError as exc:
             report.skipped_files[str(path)] = f"unreadable: {exc.strerror}"
             continue
-        key = _cache_key(sha1, options)
-        cached = _cache_load(key) if use_cache else None
+        key = extract_cache.key(sha1, options, _CACHE_VERSION)
+        cached = _result_from_cache(extract_cache.load(key)) if use_cache else None
         if cached is not None:
             cached.path, cached.sid = str(path), source_id(path)
             results[str(path)] = cached
@@ -215,7 +188,7 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
     for result, key in _run_extraction(todo, options, jobs, progress):
         results[result.path] = result
         if result.error is None:
-            _cache_store(key, result)
+            extract_cache.store(key, result.__dict__)
     melodies = []
     for path in map(str, files):  # file order, so the output never depends on timing
         result = results.get(path)

@@ -1,0 +1,46 @@
+"""The cache of extracted melodies: one JSON file per source file content and options.
+
+Keys hash a file's sha1 with the extraction options and a version, so a changed file, option or
+package version simply misses. A damaged or unwritable cache only costs time, never a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir() -> Path:
+    """Where extracted melodies are cached: $MELODYRNN_CACHE or ~/.cache/melodyrnn."""
+    root = os.environ.get("MELODYRNN_CACHE") or Path.home() / ".cache" / "melodyrnn"
+    return Path(root) / "extract"
+
+
+def key(sha1: str, options: dict[str, Any], version: str) -> str:
+    """The cache key of one file's content under some extraction options."""
+    blob = json.dumps([sha1, options, version], sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()
+
+
+def load(cache_key: str) -> dict[str, Any] | None:
+    """The cached data, or None when missing or damaged."""
+    try:
+        data = json.loads((cache_dir() / f"{cache_key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def store(cache_key: str, data: dict[str, Any]) -> None:
+    """Write the data atomically; a cache that cannot be written is skipped."""
+    directory = cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{cache_key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, directory / f"{cache_key}.json")
+    except OSError:
+        pass
