@@ -20,15 +20,17 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from melodyrnn.errors import ConfigError
+
 
 class NGramModel:
     """An interpolated n-gram model of a fixed `order` (1 = no context) over `alphabet_size`."""
 
     def __init__(self, order: int, alphabet_size: int) -> None:
         if order < 1:
-            raise ValueError(f"n-gram order {order} must be at least 1")
+            raise ConfigError(f"n-gram order {order} must be at least 1")
         if alphabet_size < 1:
-            raise ValueError(f"alphabet size {alphabet_size} must be at least 1")
+            raise ConfigError(f"alphabet size {alphabet_size} must be at least 1")
         self.order = order
         self.alphabet_size = alphabet_size
         # counts[k][context of length k] -> {symbol: count}

@@ -37,6 +37,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from melodyrnn.errors import ConfigError
+
 ESCAPES = ("A", "B", "C", "D", "X")
 SELECTIONS = ("deterministic", "longest")
 ORDER_MINUS1 = ("uniform", "idyom")
@@ -75,15 +77,15 @@ class PPMModel:
                  order_minus1: str = "idyom") -> None:
         self.alphabet = sorted(set(alphabet))
         if not self.alphabet:
-            raise ValueError("the alphabet is empty")
+            raise ConfigError("the alphabet is empty")
         if order_bound is not None and order_bound < 0:
-            raise ValueError(f"order bound {order_bound} must be >= 0 or None (unbounded)")
+            raise ConfigError(f"order bound {order_bound} must be >= 0 or None (unbounded)")
         if escape not in ESCAPES:
-            raise ValueError(f"escape method {escape!r} is not one of {', '.join(ESCAPES)}")
+            raise ConfigError(f"escape method {escape!r} is not one of {', '.join(ESCAPES)}")
         if selection not in SELECTIONS:
-            raise ValueError(f"selection {selection!r} is not one of {', '.join(SELECTIONS)}")
+            raise ConfigError(f"selection {selection!r} is not one of {', '.join(SELECTIONS)}")
         if order_minus1 not in ORDER_MINUS1:
-            raise ValueError(f"order_minus1 {order_minus1!r} is not one of "
+            raise ConfigError(f"order_minus1 {order_minus1!r} is not one of "
                              f"{', '.join(ORDER_MINUS1)}")
         self.order_bound = order_bound
         self.escape = escape
@@ -111,7 +113,7 @@ class PPMModel:
     def observe(self, history: Sequence[int], symbol: int) -> None:
         """Add one `symbol` seen after `history` (the sequence so far)."""
         if symbol not in self._index:
-            raise ValueError(f"symbol {symbol} is not in the alphabet {self.alphabet}")
+            raise ConfigError(f"symbol {symbol} is not in the alphabet {self.alphabet}")
         chain = self._contexts(history, create=True)
         first = 0
         if self.update_exclusion:
