@@ -159,23 +159,39 @@ def _result_from_cache(data: dict[str, Any] | None) -> FileResult | None:
         return None  # written by another version: extract again
 
 
-def _sha1_file(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
+@dataclass
+class SourceFiles:
+    """Every file a recipe names, each read and hashed once: sha1 by path, or why unreadable."""
+
+    paths: list[Path]
+    sha1: dict[Path, str]
+    unreadable: dict[str, str]
+
+    @classmethod
+    def of(cls, recipe: Recipe) -> SourceFiles:
+        paths, sha1, unreadable = recipe.files(), {}, {}
+        for path in paths:
+            try:
+                sha1[path] = hashlib.sha1(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                unreadable[str(path)] = f"unreadable: {exc.strerror}"
+        return cls(paths, sha1, unreadable)
 
 
 def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = True,
-                   use_cache: bool = True) -> tuple[list[Melody], PrepareReport]:
+                   use_cache: bool = True, sources: SourceFiles | None = None,
+                   ) -> tuple[list[Melody], PrepareReport]:
     """Melodies of every file a recipe names (cached, in parallel) and a report of drops."""
-    files = recipe.files()
+    sources = sources or SourceFiles.of(recipe)
+    files = sources.paths
     options = _extract_options(recipe)
     report = PrepareReport(out=Path(), recipe=recipe, files=len(files))
+    report.skipped_files.update(sources.unreadable)
     results: dict[str, FileResult] = {}
     todo = []
     for path in files:
-        try:
-            sha1 = _sha1_file(path)
-        except OSError as exc:
-            report.skipped_files[str(path)] = f"unreadable: {exc.strerror}"
+        sha1 = sources.sha1.get(path)
+        if sha1 is None:
             continue
         key = extract_cache.key(sha1, options, _CACHE_VERSION)
         cached = _result_from_cache(extract_cache.load(key)) if use_cache else None
@@ -234,12 +250,12 @@ def _progress(total: int, desc: str, enabled: bool):
 
 # --- the whole dataset ---------------------------------------------------------------------------
 
-def _inputs_hash(recipe: Recipe) -> str:
+def _inputs_hash(recipe: Recipe, sources: SourceFiles) -> str:
     """Hash of everything the dataset depends on: each file's content, recipe and version."""
     h = hashlib.sha1()
-    for path in recipe.files():
+    for path in sources.paths:
         h.update(str(source_id(path)).encode())
-        h.update(_sha1_file(path).encode())
+        h.update(sources.sha1.get(path, "unreadable").encode())
     settings = {k: v for k, v in recipe.__dict__.items() if k not in ("origin", "description")}
     h.update(json.dumps([settings, FORMAT_VERSION, _CACHE_VERSION], sort_keys=True,
                         default=str).encode())
@@ -257,7 +273,8 @@ def prepare(sources: list[str] | str, out: str | Path, *, jobs: int | None = Non
     start = time.perf_counter()
     recipe = recipe_for([sources] if isinstance(sources, str) else sources, **overrides)
     out = Path(out)
-    inputs_hash = _inputs_hash(recipe)
+    sources_found = SourceFiles.of(recipe)
+    inputs_hash = _inputs_hash(recipe, sources_found)
     previous = _read_manifest(out)
     if previous and previous.get("inputs_hash") == inputs_hash and not force:
         return _report_from_manifest(out, recipe, previous)
@@ -267,7 +284,8 @@ def prepare(sources: list[str] | str, out: str | Path, *, jobs: int | None = Non
     tok_options.setdefault("steps_per_quarter", recipe.steps_per_quarter)
     tokenizer = get_tokenizer(recipe.tokenizer["name"], **tok_options)
 
-    melodies, report = extract_recipe(recipe, jobs=jobs, progress=progress, use_cache=use_cache)
+    melodies, report = extract_recipe(recipe, jobs=jobs, progress=progress, use_cache=use_cache,
+                                      sources=sources_found)
     report.out = out
     splits = _split_and_encode(melodies, recipe, tokenizer, report)
     if not any(splits.values()):
@@ -278,7 +296,8 @@ def prepare(sources: list[str] | str, out: str | Path, *, jobs: int | None = Non
                              if report.skipped_files else ""))
     report.vocab_size = tokenizer.vocab_size
     report.seconds = time.perf_counter() - start
-    _write_dataset(out, splits, tokenizer, _manifest(report, inputs_hash, tokenizer))
+    _write_dataset(out, splits, tokenizer,
+                   _manifest(report, inputs_hash, tokenizer, sources_found))
     return report
 
 
@@ -309,7 +328,8 @@ def _split_and_encode(melodies: list[Melody], recipe: Recipe, tokenizer: Any,
     return splits
 
 
-def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any) -> dict[str, Any]:
+def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any,
+              sources: SourceFiles) -> dict[str, Any]:
     recipe = report.recipe
     return {
         "format_version": FORMAT_VERSION,
@@ -328,7 +348,7 @@ def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any) -> dict[s
         "skipped_files": report.skipped_files,
         "quantization": {"moved_onsets": report.moved_onsets,
                          "total_onsets": report.total_onsets},
-        "source_hashes": {source_id(p): _sha1_file(p) for p in recipe.files()},
+        "source_hashes": {source_id(p): h for p, h in sources.sha1.items()},
         "inputs_hash": inputs_hash,
         "seconds": round(report.seconds, 2),
     }

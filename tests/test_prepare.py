@@ -193,3 +193,12 @@ def test_prepare_essen_kinder(tmp_path):
     valid = mr.load_corpus(tmp_path / "kinder", split="valid")
     assert len(valid) == report.melodies["valid"]
     assert mr.load_corpus("essen-kinder", split="valid") == valid or len(valid) > 0
+
+
+def test_unreadable_entry_is_skipped_not_a_crash(tmp_path):
+    folder = make_folder(tmp_path, n=3)
+    (folder / "not-a-file.mid").mkdir()  # matched by suffix, but cannot be read as a file
+    report = dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+    assert sum(report.melodies.values()) == 3
+    assert any("not-a-file.mid" in p and "unreadable" in r
+               for p, r in report.skipped_files.items())
