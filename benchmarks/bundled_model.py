@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import melodyrnn as mr
-from melodyrnn.evaluate import evaluate_dataset, format_table
+from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
 
 
 def main() -> None:

@@ -58,8 +58,8 @@ def write_random_bundle(folder: Path) -> Path:
     import torch
     from safetensors.torch import save_file
 
-    from melodyrnn.bundle import BUNDLE_FORMAT, FORMAT_VERSION, META_FILE, WEIGHTS_FILE
-    from melodyrnn.model import MelodyLSTM
+    from melodyrnn.models.bundle import BUNDLE_FORMAT, FORMAT_VERSION, META_FILE, WEIGHTS_FILE
+    from melodyrnn.models.network import MelodyLSTM
 
     tokenizer = json.loads(FOLK_TOKENIZER.read_text(encoding="utf-8"))
     torch.manual_seed(0)
@@ -101,7 +101,7 @@ def time_cold_starts(tmp: Path, model: str | None,
     one_thread = {**os.environ, "OMP_NUM_THREADS": "1"}
     best: dict[str, tuple[float, float]] = {}
     said = ""
-    generate = [sys.executable, "-m", "melodyrnn.cli"]
+    generate = [sys.executable, "-m", "melodyrnn"]
     for round_ in range(rounds):
         # a fresh --out folder each time: generate refuses to overwrite
         sides = [("generate", generate + generate_argv(tmp / f"a-{round_}", model), None),
@@ -121,7 +121,7 @@ def time_cold_starts(tmp: Path, model: str | None,
 def import_times(argv: list[str]) -> list[tuple[int, int, str]]:
     """(cumulative us, depth, module) per line of `python -X importtime -m melodyrnn.cli ...`,
     in the order Python prints them (a module's own imports come just before it)."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "melodyrnn.cli", *argv],
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "melodyrnn", *argv],
                           capture_output=True, text=True)
     rows = []
     for line in done.stderr.splitlines():
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; best counts")
     parser.add_argument("--top", type=int, default=8, help="slowest imports to list")
     args = parser.parse_args()
-    from melodyrnn.api import DEFAULT_MODEL
+    from melodyrnn.generate.model import DEFAULT_MODEL
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -44,8 +44,8 @@ from typing import Any
 
 import torch
 
-from melodyrnn.model import MelodyLSTM
-from melodyrnn.sampling import SampleSettings, sample_ids
+from melodyrnn.generate.sample import SampleSettings, sample_ids
+from melodyrnn.models.network import MelodyLSTM
 
 FOLK_TOKENIZER = Path(__file__).resolve().parents[1] / "corpora" / "folk" / "tokenizer.json"
 UNREACHABLE_NOTES = 10**9  # a note target no melody reaches: EOS only when the cap forces it
@@ -64,8 +64,8 @@ class Run:
 
 def load_network(path: str | None) -> tuple[torch.nn.Module, Any, str]:
     """(network, tokenizer, description): the given or bundled model, else random weights."""
-    from melodyrnn.api import DEFAULT_MODEL, load_model
-    from melodyrnn.tokenizer import load_tokenizer
+    from melodyrnn.generate.model import DEFAULT_MODEL, load_model
+    from melodyrnn.tokenizers import load_tokenizer
     if path or (DEFAULT_MODEL / "bundle.json").is_file():
         model = load_model(path)
         return model.network, model.tokenizer, str(model.path)

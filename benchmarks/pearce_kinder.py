@@ -46,8 +46,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from melodyrnn.corpora import load_corpus
-from melodyrnn.ppm import PPMModel, combine_geometric, cross_entropy
+from melodyrnn.evaluate.ppm import PPMModel, combine_geometric, cross_entropy
+from melodyrnn.prepare.corpus import load_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pearce_kinder.json"
 
@@ -221,7 +221,7 @@ def _mean_loss(model: Any, seqs: list[list[int]], index: dict[int, int]) -> floa
     """Mean nats per target token (EOS included) of `seqs`, dropout off."""
     import torch
 
-    from melodyrnn.model import sequence_loss
+    from melodyrnn.models.network import sequence_loss
 
     model.eval()
     with torch.no_grad():
@@ -240,7 +240,7 @@ def train_lstm(train: list[list[int]], valid: list[list[int]], index: dict[int, 
     """
     import torch
 
-    from melodyrnn.model import MelodyLSTM, sequence_loss
+    from melodyrnn.models.network import MelodyLSTM, sequence_loss
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -288,7 +288,7 @@ def lstm_bits(model: Any, seqs: list[list[int]], index: dict[int, int],
     """
     import torch
 
-    from melodyrnn.model import detach_state
+    from melodyrnn.models.network import detach_state
 
     model.eval()  # no dropout while scoring, also while adapting
     if dynamic_lr is None:

@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MELODYRNN_CACHE": str(Path(tmp) / "cache")}
-        base = [sys.executable, "-m", "melodyrnn.cli", "prepare", args.corpus,
+        base = [sys.executable, "-m", "melodyrnn", "prepare", args.corpus,
                 "--out", str(Path(tmp) / "ds"), "--quiet", "--jobs", str(args.jobs)]
         cold, summary = timed(base, env)
         cached, _ = timed([*base, "--force"], env)

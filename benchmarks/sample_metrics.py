@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import melodyrnn as mr
-from melodyrnn.metrics import compare_sets, format_comparison
-from melodyrnn.originality import OriginalityIndex, format_originality
+from melodyrnn.evaluate.metrics import compare_sets, format_comparison
+from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 
 
 def main() -> None:

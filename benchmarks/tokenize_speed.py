@@ -107,8 +107,8 @@ def main() -> None:
     import miditok
     import symusic
 
-    from melodyrnn.preprocess import read_melodies
-    from melodyrnn.tokenizer import get_tokenizer
+    from melodyrnn.prepare.extract import read_melodies
+    from melodyrnn.tokenizers import get_tokenizer
 
     files = midi_files(args.files)
     note, grid = get_tokenizer("note"), get_tokenizer("grid")

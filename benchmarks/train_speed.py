@@ -21,16 +21,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodyrnn.data import MelodyDataModule
-from melodyrnn.model import MelodyLSTM
-from melodyrnn.training import MelodyLightningModule
+from melodyrnn.fit.datamodule import MelodyDataModule
+from melodyrnn.fit.module import MelodyLightningModule
+from melodyrnn.models.network import MelodyLSTM
 
 
 def write_synthetic_dataset(directory: Path, n_melodies: int, seed: int = 0) -> Path:
     """A dataset of random-walk melodies of 40-600 tokens in a note-event vocabulary."""
     import json
 
-    from melodyrnn.shards import write_split
+    from melodyrnn.prepare.shards import write_split
 
     vocab = ["PAD", "BOS", "EOS", "Bar", *(f"Pitch_{p}" for p in range(48, 85)),
              *(f"Duration_{d}" for d in range(1, 17))]

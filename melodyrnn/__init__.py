@@ -1,7 +1,9 @@
 """melodyrnn: learn melodies from MIDI scores with an LSTM, then sample, score, render and play.
 
 The public API is imported lazily, so `import melodyrnn` stays fast and the command line starts
-quickly; heavy libraries (torch, music21) load only where they are used.
+quickly; heavy libraries (torch, music21) load only where they are used. The package's folders
+are the stages of the data flow (core, io, tokenizers, models, prepare, fit, generate,
+evaluate, cli); see CONTRIBUTING.md for the map.
 """
 
 from __future__ import annotations
@@ -9,28 +11,28 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from melodyrnn._version import __version__
 from melodyrnn.errors import MelodyRNNError
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it
 _LAZY = {
-    "Note": "melodyrnn.music",
-    "Melody": "melodyrnn.music",
-    "Key": "melodyrnn.music",
-    "Score": "melodyrnn.music",
-    "Track": "melodyrnn.music",
-    "read_melodies": "melodyrnn.preprocess",
-    "read_scores": "melodyrnn.preprocess",
-    "extract_melodies": "melodyrnn.preprocess",
-    "get_tokenizer": "melodyrnn.tokenizer",
-    "load_tokenizer": "melodyrnn.tokenizer",
-    "load_corpus": "melodyrnn.corpora",
-    "prepare": "melodyrnn.dataset",
-    "load_model": "melodyrnn.api",
-    "MelodyModel": "melodyrnn.api",
-    "ScoreResult": "melodyrnn.api",
-    "evaluate_dataset": "melodyrnn.evaluate",
+    "Note": "melodyrnn.core.melody",
+    "Melody": "melodyrnn.core.melody",
+    "Key": "melodyrnn.core.key",
+    "Score": "melodyrnn.core.score",
+    "Track": "melodyrnn.core.score",
+    "read_scores": "melodyrnn.io",
+    "write_melody": "melodyrnn.io",
+    "read_melodies": "melodyrnn.prepare.extract",
+    "extract_melodies": "melodyrnn.prepare.extract",
+    "get_tokenizer": "melodyrnn.tokenizers",
+    "load_tokenizer": "melodyrnn.tokenizers",
+    "load_corpus": "melodyrnn.prepare.corpus",
+    "prepare": "melodyrnn.prepare.build",
+    "load_model": "melodyrnn.generate.model",
+    "MelodyModel": "melodyrnn.generate.model",
+    "ScoreResult": "melodyrnn.generate.model",
+    "evaluate_dataset": "melodyrnn.evaluate.likelihood",
 }
 
 __all__ = ["MelodyRNNError", "__version__", *_LAZY]

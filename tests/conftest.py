@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from melodyrnn.music import Melody, Note
+from melodyrnn.core.melody import Melody, Note
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 C_MAJOR_SCALE = (60, 62, 64, 65, 67, 69, 71, 72)
@@ -82,9 +82,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle of a tiny LSTM trained for a few seconds on 40 generated tunes."""
     import os
 
-    from melodyrnn.bundle import export_bundle
-    from melodyrnn.dataset import prepare
-    from melodyrnn.training_cli import make_cli
+    from melodyrnn.fit.cli import make_cli
+    from melodyrnn.models.bundle import export_bundle
+    from melodyrnn.prepare.build import prepare
 
     base = tmp_path_factory.mktemp("tiny-model")
     os.environ.setdefault("MELODYRNN_CACHE", str(base / "cache"))

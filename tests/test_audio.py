@@ -13,9 +13,9 @@ import wave
 import numpy as np
 import pytest
 
-from melodyrnn import audio
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ConfigError, MelodyRNNError
-from melodyrnn.music import Melody, Note
+from melodyrnn.io.outputs import audio
 
 FLUIDSYNTH_PROBLEM = audio.fluidsynth_problem()
 needs_fluidsynth = pytest.mark.skipif(

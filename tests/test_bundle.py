@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from melodyrnn.bundle import export_bundle, export_main, load_bundle, read_checkpoint
+from melodyrnn.cli import main
 from melodyrnn.errors import ModelError, WriteError
-from melodyrnn.training import MelodyLightningModule, make_cli
+from melodyrnn.fit.cli import make_cli
+from melodyrnn.fit.module import MelodyLightningModule
+from melodyrnn.models.bundle import export_bundle, load_bundle, read_checkpoint
 from tests.tiny_dataset import VOCAB, write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,9 +95,9 @@ def test_export_does_not_overwrite_unless_asked(tmp_path: Path) -> None:
 def test_export_main_prints_where_it_wrote(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ckpt = fake_checkpoint(tmp_path / "m.ckpt")
-    assert export_main([str(ckpt), str(tmp_path / "out")]) == 0
+    assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0
     assert "wrote bundle" in capsys.readouterr().out
-    assert export_main([str(tmp_path / "nothing.ckpt"), str(tmp_path / "out2")]) == 2
+    assert main(["export", str(tmp_path / "nothing.ckpt"), str(tmp_path / "out2")]) == 1
     assert "melodyrnn: error:" in capsys.readouterr().err
 
 

@@ -51,7 +51,7 @@ def test_missing_source_is_one_line_error(tmp_path, capsys):
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "melodyrnn.cli", "--help"],
+    result = subprocess.run([sys.executable, "-m", "melodyrnn", "--help"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "prepare" in result.stdout
 

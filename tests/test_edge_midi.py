@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from melodyrnn.errors import MelodyRNNError, ReadError
-from melodyrnn.preprocess import read_melodies, read_scores
+from melodyrnn.io import read_scores
+from melodyrnn.prepare.extract import read_melodies
 
 # the shared test data sits beside the checkout: <root>/shared/testdata/edge-midi
 EDGE_DIR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "edge-midi"

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import melodyrnn as mr
 from melodyrnn.cli import main
-from melodyrnn.evaluate import EvalResult, evaluate_dataset
-from melodyrnn.ngram import NGramModel, best_order
+from melodyrnn.evaluate.likelihood import EvalResult, evaluate_dataset
+from melodyrnn.evaluate.ngram import NGramModel, best_order
 
 
 def test_order_1_escape_c_by_hand():

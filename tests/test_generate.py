@@ -10,8 +10,8 @@ import torch
 import melodyrnn as mr
 from melodyrnn.cli import main
 from melodyrnn.errors import ConfigError, ModelError
-from melodyrnn.primer import parse_primer, parse_range
-from melodyrnn.sampling import filter_top_k, filter_top_p
+from melodyrnn.generate.sample import filter_top_k, filter_top_p
+from melodyrnn.io.inputs.text import parse_primer, parse_range
 
 
 @pytest.fixture(scope="module")

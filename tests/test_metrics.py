@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import MelodyError
-from melodyrnn.metrics import (
+from melodyrnn.evaluate.metrics import (
     compare_sets,
     empty_beat_rate,
     format_comparison,
@@ -30,7 +31,6 @@ from melodyrnn.metrics import (
     repetition_rate,
     scale_consistency,
 )
-from melodyrnn.music import Melody, Note
 
 
 def quarters(pitches: list[int], **kwargs) -> Melody:

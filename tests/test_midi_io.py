@@ -9,17 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from melodyrnn.core.key import Key, key_from_signature
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import MelodyRNNError, ReadError
-from melodyrnn.midi_io import (
-    from_pretty_midi,
-    key_from_signature,
-    qpm_from_microseconds,
-    read_score,
-    to_pretty_midi,
-    write_midi,
-)
-from melodyrnn.music import Key, Melody, Note
-from melodyrnn.preprocess import extract_melodies
+from melodyrnn.io.inputs.midi import from_pretty_midi, qpm_from_microseconds, read_score
+from melodyrnn.io.outputs.midi import to_pretty_midi, write_midi
+from melodyrnn.prepare.extract import extract_melodies
 
 # --- a tiny MIDI file writer, to make files with exactly the quirk a test needs ---------------
 

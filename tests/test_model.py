@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from melodyrnn.errors import ConfigError
-from melodyrnn.model import MelodyLSTM, detach_state, sequence_loss, token_losses
+from melodyrnn.models.network import MelodyLSTM, detach_state, sequence_loss, token_losses
 
 V = 18
 

@@ -6,17 +6,11 @@ from fractions import Fraction
 
 import pytest
 
+from melodyrnn.core.key import Key
+from melodyrnn.core.melody import Melody, Note
+from melodyrnn.core.meter import parse_time_signature, steps_from_quarters
+from melodyrnn.core.pitch import name_to_pitch, name_to_pitch_class, pitch_to_name
 from melodyrnn.errors import MelodyError, MelodyRNNError, WriteError
-from melodyrnn.music import (
-    Key,
-    Melody,
-    Note,
-    name_to_pitch,
-    name_to_pitch_class,
-    parse_time_signature,
-    pitch_to_name,
-    steps_from_quarters,
-)
 
 # --- pitch names, keys, meters ----------------------------------------------------------------
 
@@ -122,7 +116,7 @@ def test_music21_conversion_round_trip(folk_tune):
 
 @pytest.mark.parametrize("suffix", [".mid", ".midi", ".musicxml", ".xml", ".mxl"])
 def test_write_by_suffix_round_trips(tmp_path, folk_tune, suffix):
-    from melodyrnn.preprocess import read_melodies
+    from melodyrnn.prepare.extract import read_melodies
 
     path = folk_tune.write(tmp_path / "out" / f"tune{suffix}")  # parent folder is created
     assert path == tmp_path / "out" / f"tune{suffix}"
@@ -152,7 +146,7 @@ def test_write_without_force_keeps_existing_file(tmp_path, c_major_scale):
 
 
 def test_write_passes_options_and_refuses_unknown_ones(tmp_path, c_major_scale):
-    from melodyrnn.midi_io import read_score
+    from melodyrnn.io.inputs.midi import read_score
 
     path = c_major_scale.write(tmp_path / "flute.mid", program=73)
     assert read_score(path).tracks[0].program == 73
@@ -161,13 +155,13 @@ def test_write_passes_options_and_refuses_unknown_ones(tmp_path, c_major_scale):
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, c_major_scale, monkeypatch):
-    from melodyrnn import export
+    from melodyrnn import io as melody_io
 
     def broken(melody, path, **options):
         path.write_bytes(b"half a file")
         raise OSError("disk full")
 
-    monkeypatch.setitem(export.WRITERS, ".mid", export.Writer(broken))
+    monkeypatch.setitem(melody_io.WRITERS, ".mid", melody_io.Writer(broken))
     with pytest.raises(WriteError, match="disk full") as info:
         c_major_scale.write(tmp_path / "scale.mid")
     assert isinstance(info.value, MelodyRNNError)

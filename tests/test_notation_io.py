@@ -9,16 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from melodyrnn.abc_io import split_abc_tunes
+from melodyrnn.core.key import MODE_INTERVALS, Key
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ReadError
-from melodyrnn.music import MODE_INTERVALS, Key, Melody, Note
-from melodyrnn.notation_io import (
-    from_music21,
-    read_scores,
-    to_music21,
-    write_musicxml,
-)
-from melodyrnn.preprocess import extract_melodies, read_melodies
+from melodyrnn.io import read_scores
+from melodyrnn.io.inputs.abc import split_abc_tunes
+from melodyrnn.io.inputs.music21 import from_music21
+from melodyrnn.io.outputs.musicxml import to_music21, write_musicxml
+from melodyrnn.prepare.extract import extract_melodies, read_melodies
 
 
 def music21_corpus(relative: str):
@@ -206,8 +204,8 @@ def test_reading_abc_leaves_music21_beaming_alone(data_dir):
 
 
 def test_chromatic_notes_are_spelled_as_musicians_write_them():
-    from melodyrnn.music import Key
-    from melodyrnn.notation_io import _spelling, key_to_music21
+    from melodyrnn.core.key import Key
+    from melodyrnn.io.outputs.musicxml import _spelling, key_to_music21
     dorian = _spelling(key_to_music21(Key.parse("D:dorian")))
     assert [dorian[pc] for pc in (1, 3, 6, 8, 10)] == ["C#", "E-", "F#", "G#", "B-"]
     major = _spelling(key_to_music21(Key.parse("F:major")))

@@ -7,9 +7,9 @@ import random
 
 import pytest
 
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import MelodyError
-from melodyrnn.music import Melody, Note
-from melodyrnn.originality import OriginalityIndex, format_originality
+from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 
 # Twenty notes of a reel-like tune: (pitch, duration in sixteenths), back to back.
 TUNE = [(62, 2), (66, 2), (69, 4), (71, 2), (69, 2), (66, 4), (64, 2), (62, 2), (64, 4),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ReadError, WriteError
-from melodyrnn.music import Melody, Note
-from melodyrnn.plots import (
+from melodyrnn.evaluate.plots import (
     plot_metric_histograms,
     plot_piano_roll,
     plot_training_curves,

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from melodyrnn.ppm import ESCAPES, PPMModel, combine_geometric, cross_entropy
+from melodyrnn.evaluate.ppm import ESCAPES, PPMModel, combine_geometric, cross_entropy
 
 ABC = (1, 2, 3)
 WITTEN_BELL = {"exclusion": False, "order_minus1": "uniform"}

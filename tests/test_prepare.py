@@ -12,9 +12,9 @@ import pretty_midi
 import pytest
 
 import melodyrnn as mr
-from melodyrnn import corpora, dataset
 from melodyrnn.errors import CorpusError
-from melodyrnn.shards import read_split
+from melodyrnn.prepare import build, recipes, splits
+from melodyrnn.prepare.shards import read_split
 
 EDGE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "edge-midi"
 
@@ -46,10 +46,10 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def test_named_corpora_have_recipes():
-    names = corpora.corpus_names()
+    names = recipes.corpus_names()
     for name in ("essen", "essen-kinder", "oneills", "ryans", "bach-soprano", "folk"):
         assert name in names
-        recipe = corpora.resolve_recipe(name)
+        recipe = recipes.resolve_recipe(name)
         assert recipe.sources and recipe.files(), name
 
 
@@ -57,40 +57,40 @@ def test_recipe_errors_name_file_and_key(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('sources = ["x"]\nsplitt = 1\n')
     with pytest.raises(CorpusError, match=r"bad\.toml.*splitt"):
-        corpora.read_recipe(bad)
+        recipes.read_recipe(bad)
     bad.write_text('sources = ["x"]\n[split]\nvalid = 0.6\ntest = 0.5\n')
     with pytest.raises(CorpusError, match="split fractions"):
-        corpora.read_recipe(bad)
+        recipes.read_recipe(bad)
     bad.write_text("sources = [")
     with pytest.raises(CorpusError, match="not valid TOML"):
-        corpora.read_recipe(bad)
+        recipes.read_recipe(bad)
 
 
 def test_unknown_source_lists_corpus_names():
     with pytest.raises(CorpusError, match="essen-kinder"):
-        corpora.recipe_for(["no-such-corpus"])
+        recipes.recipe_for(["no-such-corpus"])
 
 
 def test_split_is_stable_and_roughly_proportional():
     ids = [f"music21:essenFolksong/kinder0.abc#{i}" for i in range(4000)]
-    first = [corpora.split_of(i, 0.1, 0.1) for i in ids]
-    assert first == [corpora.split_of(i, 0.1, 0.1) for i in ids]  # same answer every time
+    first = [splits.split_of(i, 0.1, 0.1) for i in ids]
+    assert first == [splits.split_of(i, 0.1, 0.1) for i in ids]  # same answer every time
     counts = Counter(first)
     assert 0.08 < counts["valid"] / len(ids) < 0.12
     assert 0.08 < counts["test"] / len(ids) < 0.12
     # a tune's split depends on its own id only, so adding tunes never moves the others
     more = ids + [f"new#{i}" for i in range(500)]
-    assert [corpora.split_of(i, 0.1, 0.1) for i in more][:4000] == first
+    assert [splits.split_of(i, 0.1, 0.1) for i in more][:4000] == first
 
 
 def test_tracks_and_parts_of_one_tune_share_a_split():
-    assert corpora.tune_group("music21:x.abc#3:track0:part1") == "music21:x.abc#3"
+    assert splits.tune_group("music21:x.abc#3:track0:part1") == "music21:x.abc#3"
 
 
 def test_prepare_folder_writes_consistent_dataset(tmp_path):
     folder = make_folder(tmp_path)
     out = tmp_path / "ds"
-    report = dataset.prepare([str(folder)], out, progress=False, valid=0.2, test=0.2)
+    report = build.prepare([str(folder)], out, progress=False, valid=0.2, test=0.2)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["melodies"] == report.melodies
     assert sum(report.melodies.values()) == 12
@@ -113,7 +113,7 @@ def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path):
         if (EDGE / "jazz-soft" / name).exists():
             shutil.copy(EDGE / "jazz-soft" / name, folder / name)
     (folder / "notes.mid").write_text("this is not music")
-    report = dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+    report = build.prepare([str(folder)], tmp_path / "ds", progress=False)
     assert sum(report.melodies.values()) == 6
     skipped = report.skipped_files
     assert any("notes.mid" in p for p in skipped)
@@ -129,38 +129,38 @@ def test_prepare_with_nothing_usable_fails_clearly(tmp_path):
     (folder / "a.mid").write_bytes(b"")
     (folder / "b.mid").write_text("not midi")
     with pytest.raises(CorpusError, match="no usable melody"):
-        dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+        build.prepare([str(folder)], tmp_path / "ds", progress=False)
     assert not (tmp_path / "ds").exists()
 
 
 def test_rerun_is_up_to_date_and_cache_is_used(tmp_path):
     folder = make_folder(tmp_path, n=4)
     out = tmp_path / "ds"
-    first = dataset.prepare([str(folder)], out, progress=False)
-    again = dataset.prepare([str(folder)], out, progress=False)
+    first = build.prepare([str(folder)], out, progress=False)
+    again = build.prepare([str(folder)], out, progress=False)
     assert again.up_to_date and again.melodies == first.melodies
-    forced = dataset.prepare([str(folder)], out, progress=False, force=True)
+    forced = build.prepare([str(folder)], out, progress=False, force=True)
     assert forced.cached_files == 4 and forced.melodies == first.melodies
     write_tune(folder / "tune00.mid", [60, 62, 64, 65, 67, 69, 71, 72, 74])  # a changed file
-    changed = dataset.prepare([str(folder)], out, progress=False)
+    changed = build.prepare([str(folder)], out, progress=False)
     assert not changed.up_to_date and changed.cached_files == 3
 
 
 def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch):
     folder = make_folder(tmp_path, n=4)
     out = tmp_path / "ds"
-    dataset.prepare([str(folder)], out, progress=False)
+    build.prepare([str(folder)], out, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("melodyrnn.shards.write_split", killed)
+    monkeypatch.setattr("melodyrnn.prepare.build.write_split", killed)
     with pytest.raises(KeyboardInterrupt):
-        dataset.prepare([str(folder)], out, progress=False, force=True)
+        build.prepare([str(folder)], out, progress=False, force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     monkeypatch.undo()
-    report = dataset.prepare([str(folder)], out, progress=False, force=True)
+    report = build.prepare([str(folder)], out, progress=False, force=True)
     assert sum(report.melodies.values()) == 4
     assert not list(tmp_path.glob(".ds.tmp-*"))  # the killed run's leftovers are cleaned
 
@@ -171,22 +171,22 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_dataset(tmp_path):
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
     with pytest.raises(CorpusError, match="not a melodyrnn dataset"):
-        dataset.prepare([str(folder)], out, progress=False)
+        build.prepare([str(folder)], out, progress=False)
     assert (out / "precious.txt").read_text() == "keep me"
 
 
 def test_grid_tokenizer_and_transposition_augmentation(tmp_path):
     folder = make_folder(tmp_path, n=6)
-    plain = dataset.prepare([str(folder)], tmp_path / "a", progress=False, tokenizer="grid")
+    plain = build.prepare([str(folder)], tmp_path / "a", progress=False, tokenizer="grid")
     assert json.loads((tmp_path / "a" / "tokenizer.json").read_text())["name"] == "grid"
-    aug = dataset.prepare([str(folder)], tmp_path / "b", progress=False, transpose=(-2, 2))
+    aug = build.prepare([str(folder)], tmp_path / "b", progress=False, transpose=(-2, 2))
     assert aug.melodies["train"] == 5 * plain.melodies["train"]
     assert aug.melodies["test"] == plain.melodies["test"]
 
 
 @pytest.mark.slow
 def test_prepare_essen_kinder(tmp_path):
-    report = dataset.prepare(["essen-kinder"], tmp_path / "kinder", progress=False)
+    report = build.prepare(["essen-kinder"], tmp_path / "kinder", progress=False)
     assert sum(report.melodies.values()) == 213
     assert sum(report.notes.values()) == 8393
     assert not report.skipped_files
@@ -198,7 +198,7 @@ def test_prepare_essen_kinder(tmp_path):
 def test_unreadable_entry_is_skipped_not_a_crash(tmp_path):
     folder = make_folder(tmp_path, n=3)
     (folder / "not-a-file.mid").mkdir()  # matched by suffix, but cannot be read as a file
-    report = dataset.prepare([str(folder)], tmp_path / "ds", progress=False)
+    report = build.prepare([str(folder)], tmp_path / "ds", progress=False)
     assert sum(report.melodies.values()) == 3
     assert any("not-a-file.mid" in p and "unreadable" in r
                for p, r in report.skipped_files.items())

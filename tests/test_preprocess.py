@@ -7,18 +7,13 @@ from collections import Counter
 import pretty_midi
 import pytest
 
+from melodyrnn.core.key import Key
+from melodyrnn.core.melody import Melody, Note
+from melodyrnn.core.score import Score, Track, is_monophonic, skyline
 from melodyrnn.errors import ConfigError, MelodyError, ReadError
-from melodyrnn.music import Key, Melody, Note, Score, Track
-from melodyrnn.preprocess import (
-    augment_transpositions,
-    estimate_key,
-    extract_melodies,
-    is_monophonic,
-    normalize_key,
-    read_melodies,
-    read_scores,
-    skyline,
-)
+from melodyrnn.io import read_scores
+from melodyrnn.prepare.extract import extract_melodies, read_melodies
+from melodyrnn.prepare.transpose import augment_transpositions, estimate_key, normalize_key
 
 
 def run(pitches: list[int], start: int = 0, duration: int = 4) -> list[Note]:

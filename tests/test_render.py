@@ -10,13 +10,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ConfigError
-from melodyrnn.music import Melody, Note
 
 pytest.importorskip("verovio", reason="score rendering needs verovio (melodyrnn[render])")
 pytest.importorskip("cairosvg", reason="PNG/PDF output needs cairosvg (melodyrnn[render])")
 
-from melodyrnn import render
+from melodyrnn.io.outputs import engrave, notebook
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -59,7 +59,7 @@ def sixty_four_bars() -> Melody:
 # --- what the SVG shows -----------------------------------------------------------------------
 
 def test_svg_draws_every_note_clef_key_and_meter(c_major_scale):
-    root = ET.fromstring(render.to_svg(c_major_scale))
+    root = ET.fromstring(engrave.to_svg(c_major_scale))
     assert len(groups(root, "note")) == 8
     assert glyphs(root, "clef") == [G_CLEF]
     assert glyphs(root, "keySig") == []  # C major: no sharps or flats
@@ -68,7 +68,7 @@ def test_svg_draws_every_note_clef_key_and_meter(c_major_scale):
 
 
 def test_svg_of_waltz_has_its_sharp_tie_and_rest(g_major_waltz):
-    root = ET.fromstring(render.to_svg(g_major_waltz))
+    root = ET.fromstring(engrave.to_svg(g_major_waltz))
     assert glyphs(root, "keySig") == [SHARP]
     assert glyphs(root, "meterSig") == [TIME_SIG_DIGITS[3], TIME_SIG_DIGITS[4]]
     # F#5 from beat 3 of bar 1 into bar 2 is two noteheads and one tie
@@ -79,7 +79,7 @@ def test_svg_of_waltz_has_its_sharp_tie_and_rest(g_major_waltz):
 
 
 def test_svg_of_folk_tune_is_six_eight_with_no_key_accidentals(folk_tune):
-    root = ET.fromstring(render.to_svg(folk_tune))
+    root = ET.fromstring(engrave.to_svg(folk_tune))
     assert glyphs(root, "meterSig") == [TIME_SIG_DIGITS[6], TIME_SIG_DIGITS[8]]
     assert glyphs(root, "keySig") == []  # D dorian has the notes of C major
     assert len(groups(root, "note")) == len(folk_tune)
@@ -87,18 +87,18 @@ def test_svg_of_folk_tune_is_six_eight_with_no_key_accidentals(folk_tune):
 
 def test_bass_melody_gets_a_bass_clef():
     low = Melody([Note(p, 4 * i, 4) for i, p in enumerate([36, 40, 43, 48, 43, 40, 36, 31])])
-    root = ET.fromstring(render.to_svg(low))
+    root = ET.fromstring(engrave.to_svg(low))
     assert glyphs(root, "clef") == [F_CLEF]
 
 
 def test_title_is_printed_and_music21_credits_are_not(c_major_scale):
-    titled = render.to_svg(c_major_scale, title="Scale study")
+    titled = engrave.to_svg(c_major_scale, title="Scale study")
     assert "Scale study" in titled
-    assert "Music21" not in titled and "Music21" not in render.to_svg(c_major_scale)
+    assert "Music21" not in titled and "Music21" not in engrave.to_svg(c_major_scale)
 
 
 def test_long_melody_is_one_tall_svg_with_every_bar():
-    root = ET.fromstring(render.to_svg(sixty_four_bars()))
+    root = ET.fromstring(engrave.to_svg(sixty_four_bars()))
     assert measures(root) == 64
     assert len(groups(root, "note")) == 512
     assert float(root.get("height", "0").removesuffix("px")) > 1.2 * float(
@@ -106,8 +106,8 @@ def test_long_melody_is_one_tall_svg_with_every_bar():
 
 
 def test_pages_beyond_verovios_height_limit_are_stacked(monkeypatch):
-    monkeypatch.setattr(render, "_MAX_PAGE_HEIGHT", 1500)  # force several pages
-    root = ET.fromstring(render.to_svg(sixty_four_bars()))
+    monkeypatch.setattr(engrave, "_MAX_PAGE_HEIGHT", 1500)  # force several pages
+    root = ET.fromstring(engrave.to_svg(sixty_four_bars()))
     pages = root.findall(f"{SVG}svg")
     assert len(pages) > 1
     assert measures(root) == 64
@@ -126,21 +126,21 @@ def test_verovio_writes_the_tempo_note_as_music_font_text(c_major_scale):
 
     toolkit = verovio.toolkit()
     toolkit.setOptions({"smuflTextFont": "none"})
-    toolkit.loadData(render._musicxml(c_major_scale, None))
+    toolkit.loadData(engrave._musicxml(c_major_scale, None))
     raw = toolkit.renderToSVG(1)
     assert chr(int(QUARTER_NOTE_GLYPH, 16)) in raw
     assert 'font-family="Leipzig"' in raw
 
 
 def test_rendered_svg_has_no_music_font_text_and_outlines_the_tempo_note(c_major_scale):
-    svg = render.to_svg(c_major_scale)
+    svg = engrave.to_svg(c_major_scale)
     root = ET.fromstring(svg)
     text = "".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
     assert not re.search("[\ue000-\uf8ff]", text)  # no SMuFL private-use characters as text
     assert "Leipzig" not in svg and "@font-face" not in svg
     (tempo,) = groups(root, "tempo")
     (outline,) = tempo.iter(f"{SVG}path")
-    glyph_path, _ = render._glyph(QUARTER_NOTE_GLYPH)
+    glyph_path, _ = engrave._glyph(QUARTER_NOTE_GLYPH)
     assert outline.get("d") == glyph_path
     assert "".join(tempo.itertext()).split() == ["=", "120"]
     # the words moved right of the note instead of printing over it
@@ -156,8 +156,8 @@ def test_png_is_an_opaque_white_image_at_the_requested_zoom(c_major_scale):
     import numpy as np
     from PIL import Image
 
-    svg_width = float(ET.fromstring(render.to_svg(c_major_scale)).get("width").removesuffix("px"))
-    data = render.to_png(c_major_scale, zoom=2.0)
+    svg_width = float(ET.fromstring(engrave.to_svg(c_major_scale)).get("width").removesuffix("px"))
+    data = engrave.to_png(c_major_scale, zoom=2.0)
     assert data.startswith(PNG_SIGNATURE) and len(data) > 5_000
     image = Image.open(io.BytesIO(data)).convert("RGBA")
     assert image.width == round(2 * svg_width)
@@ -168,7 +168,7 @@ def test_png_is_an_opaque_white_image_at_the_requested_zoom(c_major_scale):
 
 def test_pdf_of_a_long_melody_has_several_a4_pages():
     # half the page width in verovio units: notes twice as big, the 64 bars need pages
-    data = render.to_pdf(sixty_four_bars(), title="Long", page_width=1050)
+    data = engrave.to_pdf(sixty_four_bars(), title="Long", page_width=1050)
     assert data.startswith(b"%PDF")
     pages = re.findall(rb"/Type /Page\b", data)
     assert len(pages) >= 2
@@ -178,9 +178,9 @@ def test_pdf_of_a_long_melody_has_several_a4_pages():
 
 
 def test_write_helpers_write_the_files(tmp_path, c_major_scale):
-    svg = render.write_svg(c_major_scale, tmp_path / "s.svg")
-    png = render.write_png(c_major_scale, tmp_path / "s.png")
-    pdf = render.write_pdf(c_major_scale, tmp_path / "s.pdf")
+    svg = engrave.write_svg(c_major_scale, tmp_path / "s.svg")
+    png = engrave.write_png(c_major_scale, tmp_path / "s.png")
+    pdf = engrave.write_pdf(c_major_scale, tmp_path / "s.pdf")
     assert svg.read_text(encoding="utf-8").startswith("<svg")
     assert png.read_bytes().startswith(PNG_SIGNATURE)
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -188,21 +188,22 @@ def test_write_helpers_write_the_files(tmp_path, c_major_scale):
 
 def test_bad_layout_values_are_refused(c_major_scale):
     with pytest.raises(ConfigError, match="scale 0"):
-        render.to_svg(c_major_scale, scale=0)
+        engrave.to_svg(c_major_scale, scale=0)
     with pytest.raises(ConfigError, match="page width 50"):
-        render.to_svg(c_major_scale, page_width=50)
+        engrave.to_svg(c_major_scale, page_width=50)
 
 
 def test_empty_melody_renders_an_empty_bar():
-    root = ET.fromstring(render.to_svg(Melody([])))
+    root = ET.fromstring(engrave.to_svg(Melody([])))
     assert groups(root, "note") == [] and measures(root) == 1
 
 
 # --- notebooks --------------------------------------------------------------------------------
 
-@pytest.mark.filterwarnings("ignore::melodyrnn.audio.SynthFallbackWarning")  # no fluidsynth
+# without fluidsynth the plain synth plays, with a warning
+@pytest.mark.filterwarnings("ignore::melodyrnn.io.outputs.audio.SynthFallbackWarning")
 def test_notebook_html_holds_the_score_and_a_playable_wav(c_major_scale):
-    page = render.melody_repr_html(c_major_scale, sample_rate=16000)
+    page = notebook.melody_repr_html(c_major_scale, sample_rate=16000)
     assert page.count('class="note"') == 8
     match = re.search(r'<audio controls[^>]* src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"',
                       page)

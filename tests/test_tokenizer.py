@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from melodyrnn.core.key import MODE_INTERVALS, Key
+from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import TokenizerError
-from melodyrnn.music import MODE_INTERVALS, Key, Melody, Note
-from melodyrnn.tokenizer import METERS, get_tokenizer, load_tokenizer
+from melodyrnn.tokenizers import METERS, get_tokenizer, load_tokenizer
 
 FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -323,7 +324,7 @@ def test_tokens_to_ids_names_unknown_token():
 
 
 def test_import_is_cheap():
-    code = ("import sys, melodyrnn.tokenizer; "
+    code = ("import sys, melodyrnn.tokenizers; "
             "print(sorted(m for m in ('torch', 'music21', 'pretty_midi', 'numpy') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from melodyrnn.data import MelodyDataModule, PackedWindows, PaddedMelodies
 from melodyrnn.errors import CorpusError, ModelError
-from melodyrnn.shards import read_split
-from melodyrnn.training import MelodyLightningModule, make_cli, run_cli
+from melodyrnn.fit.cli import make_cli, run_cli
+from melodyrnn.fit.datamodule import MelodyDataModule, PackedWindows, PaddedMelodies
+from melodyrnn.fit.module import MelodyLightningModule
+from melodyrnn.prepare.shards import read_split
 from tests.tiny_dataset import VOCAB, write_tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +248,7 @@ def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes(dataset: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "melodyrnn.training", "fit", "--config", TINY,
+    command = [sys.executable, "-m", "melodyrnn", "fit", "--config", TINY,
                "--data.path", str(dataset), "--trainer.default_root_dir", str(tmp_path),
                "--trainer.enable_progress_bar", "false", "--trainer.strategy", "ddp",
                "--trainer.devices", "2", "--trainer.accelerator", "cpu"]

@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-from melodyrnn.shards import write_split
+from melodyrnn.prepare.shards import write_split
 
 VOCAB = ["PAD", "BOS", "EOS", *(f"Pitch_{p}" for p in range(60, 72)),
          *(f"Duration_{d}" for d in (1, 2, 4))]

@@ -1,0 +1,66 @@
+"""The `melodyrnn` command: one module per subcommand, and one exit-code policy.
+
+Each subcommand module (`prepare`, `generate`, `render`, `evaluate`, `export`, `fit`) parses
+and checks its own flags, then calls the stage that does the work. Exit codes, the same for
+every command:
+
+- 0: done;
+- 1: a `MelodyRNNError` at run time (a bad file, dataset, model or value), in one sentence;
+- 2: a bad command line (unknown flag, bad flag value, missing argument), in one sentence;
+- 130: interrupted (Ctrl-C).
+
+`fit`, `validate` and `test` are Lightning's own CLI (LightningCLI), so they take
+`--config configs/NAME.yaml` and `--model.*`, `--data.*`, `--trainer.*` overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from melodyrnn._version import __version__
+from melodyrnn.cli import evaluate, export, fit, generate, prepare, render
+from melodyrnn.cli.flags import EXIT_RUN_ERROR, EXIT_USAGE, Parser
+from melodyrnn.errors import MelodyRNNError
+
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command."""
+    parser = Parser(prog="melodyrnn",
+                    description="Learn melodies from MIDI scores with an LSTM; sample, score, "
+                                "render and play them.",
+                    epilog="examples:\n  melodyrnn generate --num 2 --bars 16\n"
+                           "  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
+                           "  melodyrnn fit --config configs/tiny.yaml "
+                           "--data.path corpora/essen-kinder\n"
+                           "  melodyrnn export runs/tiny/version_0 my-model",
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"melodyrnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for command in (prepare, fit, generate, render, evaluate, export):
+        command.add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `melodyrnn` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in fit.COMMANDS:  # LightningCLI parses these itself
+            return fit.run_lightning(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        return int(args.func(args) or 0)
+    except MelodyRNNError as exc:
+        print(f"melodyrnn: error: {exc}", file=sys.stderr)
+        return EXIT_RUN_ERROR
+    except KeyboardInterrupt:
+        print("melodyrnn: interrupted; outputs already written are complete, nothing partial "
+              "was left", file=sys.stderr)
+        return EXIT_INTERRUPTED

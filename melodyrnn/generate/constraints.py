@@ -1,0 +1,96 @@
+"""Masks over the vocabulary: the tokenizer's grammar AND the user's constraints, per step.
+
+Pitch range and scale are hard constraints; the grammar mask makes every sample decode cleanly;
+near a length limit a row may start no new note, and a row that may not end yet may not choose
+EOS. Masks are built once per grammar state and looked up by its identity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from melodyrnn.errors import ConfigError
+from melodyrnn.generate.settings import MIN_FREE_NOTES, SampleSettings, reached
+
+
+class Masks:
+    """Boolean masks over the vocabulary, built once and looked up per grammar state."""
+
+    def __init__(self, tokenizer: Any, settings: SampleSettings, device: torch.device,
+                 prefix_notes: int = 0, steps_per_bar: int = 0) -> None:
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.device = device
+        self.prefix_notes = prefix_notes
+        self.steps_per_bar = steps_per_bar
+        allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
+        for token_id in tokenizer.pitch_token_ids:
+            pitch = tokenizer.token_pitch(token_id)
+            low, high = settings.pitch_range or (0, 127)
+            if not low <= pitch <= high:
+                allowed[token_id] = False
+            if settings.scale and pitch % 12 not in settings.scale.pitch_classes:
+                allowed[token_id] = False
+        for name in ("TimeSig_other", "Key_none"):  # when the model picks them, pick real ones
+            if name in tokenizer.token_to_id:
+                allowed[tokenizer.token_to_id[name]] = False
+        if not allowed[list(tokenizer.pitch_token_ids)].any():
+            raise ConfigError("the pitch range and scale together leave no pitch to play")
+        self.constraint = allowed
+        self.pitch_ids = torch.tensor(tokenizer.pitch_token_ids, dtype=torch.long)
+        # grammar masks are cached tuples inside the tokenizer, so their identity is a cheap key
+        # (hashing 400-odd booleans per row and step would cost more than the network)
+        self._index: dict[tuple[int, bool, bool], int] = {}
+        self._rows: list[Tensor] = []
+        self._keep: list[tuple[bool, ...]] = []  # holds the tuples, so their ids stay unique
+        self._table = torch.zeros(0, tokenizer.vocab_size, dtype=torch.bool, device=device)
+
+    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool) -> Tensor:
+        eos = self.tokenizer.eos_id
+        mask = torch.tensor(grammar, dtype=torch.bool) & self.constraint
+        if stop:
+            without_notes = mask.clone()
+            without_notes[self.pitch_ids] = False
+            mask = without_notes if without_notes.any() else mask
+        if not end_ok and mask.sum() > mask[eos]:
+            mask[eos] = False
+        if not mask.any():  # after EOS nothing is grammatical: keep feeding EOS
+            mask[eos] = True
+        return mask
+
+    def for_step(self, step: int, states: list[Any],
+                 note_counts: list[int]) -> tuple[Tensor, list[bool]]:
+        """(B, V) masks for this step of every sequence, and which rows are finishing."""
+        settings, tok = self.settings, self.tokenizer
+        # near the cap, finish the note in hand so the sequence still ends grammatically
+        near_cap = step >= settings.max_tokens - 8
+        if settings.has_length:
+            finishing = [near_cap or reached(settings, c, s, tok.steps_per_quarter,
+                                             self.steps_per_bar)
+                         for s, c in zip(states, note_counts, strict=True)]
+            may_end = finishing
+        else:  # the model ends each tune itself, once it has added a few notes
+            finishing = [near_cap] * len(states)
+            may_end = [near_cap or c >= self.prefix_notes + MIN_FREE_NOTES for c in note_counts]
+        return self.for_states(states, finishing, may_end), finishing
+
+    def for_states(self, states: list[Any], finishing: list[bool],
+                   may_end: list[bool]) -> Tensor:
+        """(B, V) masks: grammar AND constraints. A finishing row may start no new note; a row
+        that may not end yet (too short) may not choose EOS; a finished row gets EOS only."""
+        index = []
+        for state, stop, end_ok in zip(states, finishing, may_end, strict=True):
+            grammar = self.tokenizer.allowed_next(state)
+            key = (id(grammar), stop, end_ok)
+            i = self._index.get(key)
+            if i is None:
+                i = self._index[key] = len(self._rows)
+                self._rows.append(self._build(grammar, stop, end_ok))
+                self._keep.append(grammar)
+            index.append(i)
+        if len(self._rows) != len(self._table):
+            self._table = torch.stack(self._rows).to(self.device)
+        return self._table[torch.tensor(index, device=self.device)]

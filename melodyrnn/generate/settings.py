@@ -1,0 +1,64 @@
+"""What to sample and when to stop: `SampleSettings`, checked on construction."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from melodyrnn.core.key import Key
+from melodyrnn.errors import ConfigError
+
+MIN_FREE_NOTES = 8  # without a length, a tune may end once it has added this many notes
+
+
+@dataclass
+class SampleSettings:
+    """What to draw and when to stop; `None` means no limit from that setting."""
+
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    notes: int | None = None       # stop after this many notes (primer included)
+    bars: int | None = None        # ... or this many bars
+    seconds: float | None = None   # ... or this many seconds at `qpm`
+    qpm: float = 120.0
+    pitch_range: tuple[int, int] | None = None
+    scale: Key | None = None
+    max_tokens: int = 512          # hard cap on generated tokens per melody
+    beam: int = 1
+    branch: int = 2
+
+    @property
+    def has_length(self) -> bool:
+        """Whether a length (notes, bars or seconds) was asked for."""
+        return any(x is not None for x in (self.notes, self.bars, self.seconds))
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0 or math.isinf(self.temperature):
+            raise ConfigError(f"temperature {self.temperature} must be 0 or more (0 = greedy)")
+        if self.top_k is not None and self.top_k < 1:
+            raise ConfigError(f"top_k {self.top_k} must be at least 1")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p {self.top_p} must be above 0 and at most 1")
+        for name in ("notes", "bars"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} {value} must be at least 1")
+        if self.seconds is not None and not self.seconds > 0:
+            raise ConfigError(f"seconds {self.seconds} must be above 0")
+        if self.beam < 1 or self.branch < 1:
+            raise ConfigError(f"beam {self.beam} and branch {self.branch} must be at least 1")
+
+
+def reached(settings: SampleSettings, notes: int, state: Any, steps_per_quarter: int,
+            steps_per_bar: int) -> bool:
+    """Whether a sequence has as many notes, bars or seconds as asked for."""
+    if settings.notes is not None and notes >= settings.notes:
+        return True
+    spb = state.steps_per_bar or steps_per_bar
+    if settings.bars is not None and spb and state.step >= settings.bars * spb:
+        return True
+    if settings.seconds is not None:
+        return state.step * 60.0 / (settings.qpm * steps_per_quarter) >= settings.seconds
+    return False

@@ -1,0 +1,201 @@
+"""music21 streams -> Scores and Melodies: notes, chords and ties walked once per part.
+
+Streams are turned into Scores directly, never through music21's MIDI writer, which fails on a
+share of folk tunes and is slow. The MusicXML and ABC readers both end here. music21 is
+imported inside the functions that use it (it takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from melodyrnn.core.key import MODE_INTERVALS, Key
+from melodyrnn.core.melody import Melody, Note
+from melodyrnn.core.meter import parse_time_signature, steps_from_quarters
+from melodyrnn.core.score import Score, Track, skyline
+from melodyrnn.errors import MelodyError
+
+if TYPE_CHECKING:
+    import music21
+
+log = logging.getLogger("melodyrnn.io")
+
+
+DEFAULT_QPM = 120.0
+DEFAULT_VELOCITY = 80  # Note's default: notation rarely states a MIDI velocity
+
+
+def library_reason(exc: Exception) -> str:
+    """A one-line reason from an exception of a library."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def score_from_stream(stream: Any, steps_per_quarter: int, source: str) -> Score:
+    """A music21 Score/Part/Stream -> Score: one Track per part, ties joined, grid-quantized."""
+    parts = _parts(stream)
+    tracks, context = [], _Context()
+    moved = total = 0
+    for part_index, part in enumerate(parts):
+        raw_notes, track = _walk_part(part, part_index, context)
+        for pitch, start_q, end_q, velocity in raw_notes:
+            start, was_moved = steps_from_quarters(start_q, steps_per_quarter)
+            end, _ = steps_from_quarters(end_q, steps_per_quarter)
+            total += 1
+            moved += was_moved
+            track.notes.append(Note(pitch, start, max(end - start, 1), velocity))
+        track.notes.sort(key=lambda n: (n.start_step, -n.pitch))
+        tracks.append(track)
+    return Score(tracks=tracks, steps_per_quarter=steps_per_quarter, qpm=context.qpm(),
+                 time_signature=context.time_signature(), key=context.key(), source=source,
+                 moved_onsets=moved, total_onsets=total)
+
+
+def _parts(stream: Any) -> list[Any]:
+    """The parts of a score (staves of a piano part included), or the stream as one part."""
+    from music21 import stream as m21stream
+
+    return list(stream.getElementsByClass(m21stream.Part)) or [stream]
+
+
+class _Context:
+    """The earliest tempo, meter and key marks seen in any part (offset, part order)."""
+
+    def __init__(self) -> None:
+        self.marks: dict[str, tuple[tuple[Fraction, int], Any]] = {}
+
+    def offer(self, kind: str, where: tuple[Fraction, int], value: Any) -> None:
+        if value is not None and (kind not in self.marks or where < self.marks[kind][0]):
+            self.marks[kind] = (where, value)
+
+    def get(self, kind: str) -> Any:
+        return self.marks[kind][1] if kind in self.marks else None
+
+    def qpm(self) -> float:
+        qpm = self.get("qpm")
+        return round(float(qpm), 3) if qpm and 0 < qpm <= 1000 else DEFAULT_QPM
+
+    def time_signature(self) -> tuple[int, int]:
+        try:
+            return parse_time_signature(self.get("meter") or (4, 4))
+        except MelodyError:  # 7/3 or a free meter: the grid still works in 4/4
+            return (4, 4)
+
+    def key(self) -> Key | None:
+        return self.get("key")
+
+
+def _walk_part(part: Any, part_index: int,
+               context: _Context) -> tuple[list[list[Any]], Track]:
+    """One pass over a part: raw notes [pitch, start_q, end_q, velocity] with ties joined,
+    plus marks offered to `context` and a Track to fill."""
+    from music21 import chord, instrument, key, meter, note, tempo
+
+    raw: list[list[Any]] = []
+    open_ties: dict[int, int] = {}  # MIDI pitch -> index in raw of the note a tie continues
+    program, is_drum = None, False
+    for offset, el in _elements_with_offsets(part, _pickup_quarters(part)):
+        if isinstance(el, note.NotRest):
+            if isinstance(el, note.Unpitched) or el.duration.isGrace or el.quarterLength == 0:
+                continue  # unpitched percussion and grace notes carry no melody steps
+            start_q = offset
+            end_q = start_q + Fraction(el.quarterLength)
+            velocity = _velocity(el)
+            subs: Any = el.notes if isinstance(el, chord.Chord) else (el,)
+            for sub in subs:
+                _add_tied(raw, open_ties, sub.pitch.midi, start_q, end_q, velocity,
+                          getattr(sub, "tie", None) or el.tie)
+        elif isinstance(el, tempo.MetronomeMark):
+            context.offer("qpm", (offset, part_index), el.getQuarterBPM())
+        elif isinstance(el, meter.TimeSignature):
+            context.offer("meter", (offset, part_index), (el.numerator, el.denominator))
+        elif isinstance(el, key.KeySignature):
+            context.offer("key", (offset, part_index), key_from_music21(el))
+        elif isinstance(el, instrument.Instrument) and program is None:
+            program = el.midiProgram
+            is_drum = el.midiChannel == 9 or isinstance(el, instrument.UnpitchedPercussion)
+    raw = [r for r in raw if 0 <= r[0] <= 127]  # octave marks can push ABC notes off MIDI
+    track = Track(notes=[], name=str(part.partName or ""), program=int(program or 0),
+                  is_drum=is_drum)
+    return raw, track
+
+
+def _pickup_quarters(part: Any) -> Fraction:
+    """How much of a bar is missing before an upbeat (music21's paddingLeft), so that bar
+    lines land on multiples of the bar length.
+
+    0 without measures, and 0 for a lone short bar: music21 calls any short first bar a
+    pickup, but music shorter than a bar starts on its downbeat.
+    """
+    from music21 import stream
+
+    measures = part.getElementsByClass(stream.Measure)
+    if len(measures) < 2:
+        return Fraction(0)
+    return Fraction(measures[0].paddingLeft)
+
+
+def _elements_with_offsets(container: Any, base: Fraction) -> Iterator[tuple[Fraction, Any]]:
+    """(offset in quarters from the part's start, element) for every non-stream element.
+
+    Not `flatten()`: music21's ABC reader puts one TimeSignature object in two bars, and a
+    flat stream can hold an object at only one offset, so the first one moves (or vanishes).
+    """
+    from music21 import stream
+
+    for el in container:
+        offset = base + Fraction(el.getOffsetBySite(container))
+        if isinstance(el, stream.Stream):
+            yield from _elements_with_offsets(el, offset)
+        else:
+            yield offset, el
+
+
+def _add_tied(raw: list[list[Any]], open_ties: dict[int, int], pitch: int, start_q: Fraction,
+              end_q: Fraction, velocity: int, tie: Any) -> None:
+    """Append a note, or lengthen the note it is tied from."""
+    kind = tie.type if tie is not None else None
+    if kind in ("continue", "stop") and pitch in open_ties:
+        raw[open_ties[pitch]][2] = max(raw[open_ties[pitch]][2], end_q)
+        if kind == "stop":
+            del open_ties[pitch]
+        return
+    raw.append([pitch, start_q, end_q, velocity])
+    if kind in ("start", "continue"):
+        open_ties[pitch] = len(raw) - 1
+    else:
+        open_ties.pop(pitch, None)
+
+
+def _velocity(el: Any) -> int:
+    """The note's MIDI velocity if the notation states one, else the default."""
+    if not el.hasVolumeInformation() or el.volume.velocity is None:
+        return DEFAULT_VELOCITY
+    return min(max(int(el.volume.velocity), 1), 127)
+
+
+def key_from_music21(signature: Any) -> Key:
+    """A music21 Key or KeySignature -> Key (a bare signature reads as its major key)."""
+    mode = getattr(signature, "mode", None)
+    tonic = getattr(signature, "tonic", None)
+    if tonic is not None and mode in MODE_INTERVALS:
+        return Key(tonic.pitchClass, mode)
+    if tonic is not None and mode in ("ionian", "aeolian"):
+        return Key(tonic.pitchClass, "major" if mode == "ionian" else "minor")
+    return Key((7 * int(signature.sharps)) % 12, "major")
+
+
+def from_music21(stream: music21.stream.Stream, steps_per_quarter: int = 4,
+                 source: str = "") -> Melody:
+    """The top line (skyline over all pitched parts) of a music21 stream, ties joined."""
+
+    score = score_from_stream(stream, steps_per_quarter, source)
+    notes = [n for track in score.tracks if not track.is_drum for n in track.notes]
+    end_quarters = _pickup_quarters(_parts(stream)[0]) + Fraction(stream.highestTime)
+    end_step, _ = steps_from_quarters(end_quarters, steps_per_quarter)
+    return Melody(skyline(notes), steps_per_quarter=steps_per_quarter, qpm=score.qpm,
+                  time_signature=score.time_signature, key=score.key, source=source,
+                  end_step=end_step)

@@ -1,0 +1,195 @@
+"""The source files of a recipe: each read and hashed once, its melodies extracted in a worker
+process and cached by content, bad files skipped and counted by reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from melodyrnn._version import __version__
+from melodyrnn.core.key import Key
+from melodyrnn.core.melody import Melody, Note
+from melodyrnn.errors import MelodyRNNError
+from melodyrnn.io import read_scores
+from melodyrnn.prepare import cache as extract_cache
+from melodyrnn.prepare.extract import extract_melodies
+from melodyrnn.prepare.recipes import Recipe, source_id
+from melodyrnn.prepare.report import PrepareReport
+
+_CACHE_VERSION = f"{__version__}-1"
+
+
+@dataclass
+class FileResult:
+    """What one source file gave: melodies and every reason something was dropped."""
+
+    path: str
+    sid: str
+    sha1: str
+    melodies: list[dict[str, Any]] = field(default_factory=list)
+    drops: Counter = field(default_factory=Counter)
+    tunes: int = 0
+    moved_onsets: int = 0
+    total_onsets: int = 0
+    error: str | None = None  # the file as a whole could not be read
+
+
+def _melody_to_json(m: Melody) -> dict[str, Any]:
+    return {"source": m.source, "spq": m.steps_per_quarter, "qpm": m.qpm,
+            "ts": list(m.time_signature), "key": str(m.key) if m.key else None,
+            "end": m.end_step,
+            "notes": [[n.pitch, n.start_step, n.duration_steps, n.velocity] for n in m.notes]}
+
+
+def _melody_from_json(d: dict[str, Any]) -> Melody:
+    return Melody([Note(*n) for n in d["notes"]], steps_per_quarter=d["spq"], qpm=d["qpm"],
+                  time_signature=tuple(d["ts"]), key=Key.parse(d["key"]) if d["key"] else None,
+                  source=d["source"], end_step=d["end"])
+
+
+def _extract_options(recipe: Recipe) -> dict[str, Any]:
+    return {"extract": recipe.extract, "tracks": recipe.tracks,
+            "steps_per_quarter": recipe.steps_per_quarter}
+
+
+def _extract_kwargs(extract: dict[str, Any], score: Any) -> dict[str, Any]:
+    """Recipe [extract] settings -> extract_melodies arguments (bars become steps)."""
+    kwargs = dict(extract)
+    if kwargs.get("split_gap_bars") == 0:
+        kwargs["split_gap_bars"] = None  # 0 in a recipe means: never split
+    max_bars = kwargs.pop("max_bars", None)
+    if max_bars:
+        num, den = score.time_signature
+        kwargs["max_steps"] = int(max_bars * num * 4 * score.steps_per_quarter // den)
+    return kwargs
+
+
+def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any]) -> FileResult:
+    """Read one file and extract its melodies; never raises for a bad file."""
+    result = FileResult(path=path, sid=sid, sha1=sha1)
+    try:
+        scores = read_scores(path, steps_per_quarter=options["steps_per_quarter"],
+                             drops=result.drops)
+    except MelodyRNNError as exc:
+        result.error = str(exc)
+        return result
+    tracks = options["tracks"]
+    for score in scores:
+        result.tunes += 1
+        result.moved_onsets += score.moved_onsets
+        result.total_onsets += score.total_onsets
+        if score.source.startswith(path):
+            score.source = sid + score.source[len(path):]
+        if tracks is not None:
+            score.tracks = [t for i, t in enumerate(score.tracks) if i in tracks]
+        try:
+            melodies = extract_melodies(score, drops=result.drops,
+                                        **_extract_kwargs(options["extract"], score))
+        except MelodyRNNError as exc:
+            result.drops[f"unusable tune ({type(exc).__name__})"] += 1
+            continue
+        result.melodies.extend(_melody_to_json(m) for m in melodies)
+    return result
+
+
+def _result_from_cache(data: dict[str, Any] | None) -> FileResult | None:
+    try:
+        return FileResult(**{**data, "drops": Counter(data["drops"])}) if data else None
+    except (TypeError, KeyError):
+        return None  # written by another version: extract again
+
+
+@dataclass
+class SourceFiles:
+    """Every file a recipe names, each read and hashed once: sha1 by path, or why unreadable."""
+
+    paths: list[Path]
+    sha1: dict[Path, str]
+    unreadable: dict[str, str]
+
+    @classmethod
+    def of(cls, recipe: Recipe) -> SourceFiles:
+        paths, sha1, unreadable = recipe.files(), {}, {}
+        for path in paths:
+            try:
+                sha1[path] = hashlib.sha1(path.read_bytes()).hexdigest()
+            except OSError as exc:
+                unreadable[str(path)] = f"unreadable: {exc.strerror}"
+        return cls(paths, sha1, unreadable)
+
+
+def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = True,
+                   use_cache: bool = True, sources: SourceFiles | None = None,
+                   ) -> tuple[list[Melody], PrepareReport]:
+    """Melodies of every file a recipe names (cached, in parallel) and a report of drops."""
+    sources = sources or SourceFiles.of(recipe)
+    files = sources.paths
+    options = _extract_options(recipe)
+    report = PrepareReport(out=Path(), recipe=recipe, files=len(files))
+    report.skipped_files.update(sources.unreadable)
+    results: dict[str, FileResult] = {}
+    todo = []
+    for path in files:
+        sha1 = sources.sha1.get(path)
+        if sha1 is None:
+            continue
+        key = extract_cache.key(sha1, options, _CACHE_VERSION)
+        cached = _result_from_cache(extract_cache.load(key)) if use_cache else None
+        if cached is not None:
+            cached.path, cached.sid = str(path), source_id(path)
+            results[str(path)] = cached
+            report.cached_files += 1
+        else:
+            todo.append((str(path), source_id(path), sha1, key))
+    for result, key in _run_extraction(todo, options, jobs, progress):
+        results[result.path] = result
+        if result.error is None:
+            extract_cache.store(key, result.__dict__)
+    melodies = []
+    for path in map(str, files):  # file order, so the output never depends on timing
+        result = results.get(path)
+        if result is None:
+            continue
+        if result.error is not None:
+            report.skipped_files[path] = result.error.removeprefix(f"{path}: ")
+            continue
+        report.tunes += result.tunes
+        report.moved_onsets += result.moved_onsets
+        report.total_onsets += result.total_onsets
+        report.drops.update(result.drops)
+        melodies.extend(_melody_from_json(d) for d in result.melodies)
+    return melodies, report
+
+
+def _run_extraction(todo: list[tuple[str, str, str, str]], options: dict[str, Any],
+                    jobs: int | None, progress: bool):
+    """Yield (FileResult, cache key) for each file, largest files first across workers."""
+    if not todo:
+        return
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    todo = sorted(todo, key=lambda t: -os.path.getsize(t[0]))
+    bar = _progress(len(todo), "reading", progress)
+    if jobs == 1:
+        for path, sid, sha1, key in todo:
+            yield _extract_file(path, sid, sha1, options), key
+            bar.update(1)
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_extract_file, p, s, h, options): k for p, s, h, k in todo}
+            for future in as_completed(futures):
+                yield future.result(), futures[future]
+                bar.update(1)
+    bar.close()
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="file", disable=not enabled or total < 2,
+                file=sys.stderr, leave=False)
