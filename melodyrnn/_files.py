@@ -62,19 +62,22 @@ def atomic_write_bytes(path: str | Path, data: bytes, force: bool = True) -> Pat
     return atomic_write(path, lambda tmp: tmp.write_bytes(data), force)
 
 
-def read_json(path: str | Path, error: type[MelodyRNNError], what: str = "file") -> Any:
+def read_json(path: str | Path, error: type[MelodyRNNError], what: str = "file",
+              hint: str = "") -> Any:
     """The parsed JSON of `path`; an unreadable or invalid file raises `error` naming it.
 
-    `what` names the file's role in the message ("the tokenizer file", "manifest").
+    `what` names the file's role in the message ("the tokenizer file"); `hint` says what to
+    do about a broken file ("run `melodyrnn prepare` again").
     """
+    fix = f"; {hint}" if hint else ""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+        raise error(f"{path}: {what} is not UTF-8 text ({exc.reason}){fix}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise error(f"{path}: not valid JSON ({exc})") from None
+        raise error(f"{path}: not valid JSON ({exc}){fix}") from None

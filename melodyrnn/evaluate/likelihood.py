@@ -2,11 +2,8 @@
 
 Every sequence of the split is scored whole, from BOS on (the first token is given), so the
 figures do not depend on batching or window length. With N the number of predicted tokens,
-M the number of notes (pitch tokens) among them and L the total log-likelihood in nats:
-
-    nats per token = -L / N,   perplexity = exp(-L / N),   bits per note = -L / ln 2 / M
-
-next-token accuracy is the share of the N tokens that are the model's most likely choice.
+the figures (nats per token, perplexity, bits per note, accuracy) are those of
+`models.likelihood`.
 """
 
 from __future__ import annotations
@@ -20,13 +17,14 @@ import numpy as np
 
 from melodyrnn.errors import CorpusError
 from melodyrnn.evaluate.ngram import NGramModel, best_order
+from melodyrnn.models.likelihood import LikelihoodFigures
 from melodyrnn.prepare.shards import read_split
 from melodyrnn.tokenizers import load_tokenizer
 
 
 @dataclass
-class EvalResult:
-    """Totals for one model on one split, and the figures derived from them."""
+class EvalResult(LikelihoodFigures):
+    """Totals for one model on one split (figures from `LikelihoodFigures`), and its name."""
 
     name: str
     log_likelihood: float  # nats, summed over all predicted tokens
@@ -34,22 +32,6 @@ class EvalResult:
     notes: int
     correct: int
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def nats_per_token(self) -> float:
-        return -self.log_likelihood / max(1, self.tokens)
-
-    @property
-    def perplexity(self) -> float:
-        return math.exp(self.nats_per_token)
-
-    @property
-    def bits_per_note(self) -> float:
-        return -self.log_likelihood / math.log(2) / max(1, self.notes)
-
-    @property
-    def accuracy(self) -> float:
-        return self.correct / max(1, self.tokens)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

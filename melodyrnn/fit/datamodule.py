@@ -26,12 +26,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from melodyrnn._files import read_json
 from melodyrnn.errors import ConfigError, CorpusError
 from melodyrnn.prepare.shards import SPLITS, TokenSplit, read_split
 
 Packing = Literal["pack", "pad"]
 # Manifest entries larger than this (e.g. a list of every source file) stay out of checkpoints.
 _MAX_MANIFEST_VALUE_CHARS = 4000
+_PREPARE_AGAIN = "run `melodyrnn prepare` again"
 
 
 def read_dataset_tokenizer(directory: str | Path) -> dict[str, Any]:
@@ -43,11 +45,7 @@ def read_dataset_tokenizer(directory: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise CorpusError(f"{path} is missing; is {directory} a dataset written by "
                           "`melodyrnn prepare`?")
-    try:
-        tokenizer = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"{path} is not valid JSON ({exc}); run `melodyrnn prepare` again") \
-            from None
+    tokenizer = read_json(path, CorpusError, "the tokenizer file", _PREPARE_AGAIN)
     vocab = tokenizer.get("vocab") if isinstance(tokenizer, dict) else None
     if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
         raise CorpusError(f"{path} has no 'vocab' list of token names")
@@ -62,11 +60,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "manifest.json"
     if not path.is_file():
         return {}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"{path} is not valid JSON ({exc}); run `melodyrnn prepare` again") \
-            from None
+    manifest = read_json(path, CorpusError, "the manifest", _PREPARE_AGAIN)
     return manifest if isinstance(manifest, dict) else {}
 
 

@@ -38,6 +38,7 @@ from torch import Tensor
 from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
 from melodyrnn.models.bundle import load_weights_into
+from melodyrnn.models.likelihood import Likelihood
 from melodyrnn.models.network import MelodyLSTM, detach_state
 
 NOTE_PREFIXES = ("Pitch_", "NoteOn_")
@@ -155,11 +156,12 @@ class MelodyLightningModule(L.LightningModule):
         nats, tokens, correct, notes = totals.tolist()
         if tokens == 0:
             return
-        loss = nats / tokens
-        metrics = {f"{stage}_loss": loss, f"{stage}_ppl": math.exp(min(loss, 50.0)),
-                   f"{stage}_acc": correct / tokens}
+        totals_of = Likelihood(log_likelihood=-nats, tokens=int(tokens), notes=int(notes),
+                               correct=int(correct))
+        metrics = {f"{stage}_loss": totals_of.nats_per_token,
+                   f"{stage}_ppl": totals_of.perplexity, f"{stage}_acc": totals_of.accuracy}
         if notes:
-            metrics[f"{stage}_bpn"] = nats / math.log(2) / notes
+            metrics[f"{stage}_bpn"] = totals_of.bits_per_note
         if stage == "train":
             metrics["lr"] = self.trainer.optimizers[0].param_groups[0]["lr"]
         self.epoch_metrics.update(metrics)

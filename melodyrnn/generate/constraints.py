@@ -34,9 +34,7 @@ class Masks:
                 allowed[token_id] = False
             if settings.scale and pitch % 12 not in settings.scale.pitch_classes:
                 allowed[token_id] = False
-        for name in ("TimeSig_other", "Key_none"):  # when the model picks them, pick real ones
-            if name in tokenizer.token_to_id:
-                allowed[tokenizer.token_to_id[name]] = False
+        allowed[tokenizer.unknown_prefix_ids] = False  # when the model picks them: real ones
         if not allowed[list(tokenizer.pitch_token_ids)].any():
             raise ConfigError("the pitch range and scale together leave no pitch to play")
         self.constraint = allowed

@@ -10,41 +10,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody
-from melodyrnn.core.meter import parse_time_signature
+from melodyrnn.core.meter import parse_time_signature, steps_per_bar
 from melodyrnn.errors import ConfigError, ModelError
 from melodyrnn.generate.sample import sample_ids
 from melodyrnn.generate.settings import SampleSettings
+from melodyrnn.io import READ_SUFFIXES
 from melodyrnn.io.inputs.text import parse_primer, parse_range
 from melodyrnn.models.bundle import load_bundle
+from melodyrnn.models.likelihood import Likelihood
 from melodyrnn.prepare.extract import read_melodies
 from melodyrnn.tokenizers import load_tokenizer
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "assets" / "models" / "folk"
 
 
-@dataclass(frozen=True)
-class ScoreResult:
-    """How likely a melody is under a model: total log-likelihood in nats, and per note."""
-
-    log_likelihood: float  # natural log of p(all tokens), nats
-    notes: int
-    tokens: int
-
-    @property
-    def bits_per_note(self) -> float:
-        """-log2 p(melody) / number of notes."""
-        return -self.log_likelihood / math.log(2) / max(1, self.notes)
-
-    @property
-    def perplexity(self) -> float:
-        """exp of the mean negative log-likelihood per token."""
-        return math.exp(-self.log_likelihood / max(1, self.tokens))
+# What `MelodyModel.score` returns: log-likelihood in nats, tokens, notes, and the figures.
+ScoreResult = Likelihood
 
 
 class MelodyModel:
@@ -111,9 +97,7 @@ class MelodyModel:
         import torch
         tok = self.tokenizer
         allowed = torch.tensor(tok.allowed_next(tok.grammar_state(ids)), dtype=torch.bool)
-        for name in ("TimeSig_other", "Key_none"):
-            if name in tok.token_to_id:
-                allowed[tok.token_to_id[name]] = False
+        allowed[tok.unknown_prefix_ids] = False  # the model picks a real meter and key
         with torch.no_grad():
             logits, _ = self.network(torch.tensor([ids]))
         probs = torch.softmax(logits[0, -1].float().masked_fill(~allowed, -math.inf), dim=-1)
@@ -143,7 +127,7 @@ class MelodyModel:
         meter_tuple = parse_time_signature(meter) if meter else (4, 4)
         # with meter tokens the grammar state knows the bar length once the meter is drawn
         spb = 0 if self.tokenizer.meter_token and not meter else \
-            meter_tuple[0] * 4 * self.tokenizer.steps_per_quarter // meter_tuple[1]
+            steps_per_bar(meter_tuple, self.tokenizer.steps_per_quarter)
         seqs = sample_ids(self.network, self.tokenizer, prefix, num, settings, seed=seed,
                           steps_per_bar=spb)
         out = []
@@ -163,7 +147,7 @@ class MelodyModel:
             logits, _ = self.network(x)  # (1, T, V)
             logp = torch.log_softmax(logits.float(), dim=-1)[0]
             total = logp.gather(1, torch.tensor(ids[1:]).view(-1, 1)).sum().item()
-        return ScoreResult(log_likelihood=total, notes=len(melody), tokens=len(ids) - 1)
+        return ScoreResult(log_likelihood=total, tokens=len(ids) - 1, notes=len(melody))
 
 
 def _default_max_tokens(notes: int | None, bars: int | None, seconds: float | None) -> int:
@@ -181,8 +165,7 @@ def _primer_melody(primer: Melody | str | Path | None, steps_per_quarter: int) -
     if primer is None or isinstance(primer, Melody):
         return primer
     text = str(primer)
-    if isinstance(primer, Path) or Path(text).suffix.lower() in (
-            ".mid", ".midi", ".kar", ".musicxml", ".mxl", ".xml", ".abc"):
+    if isinstance(primer, Path) or Path(text).suffix.lower() in READ_SUFFIXES:
         found = read_melodies(text, strategy="skyline", steps_per_quarter=steps_per_quarter)
         if not found:
             raise ConfigError(f"{text}: no melody found to use as a primer")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from melodyrnn._files import atomic_write, atomic_write_text, read_json
 from melodyrnn._version import __version__
 from melodyrnn.errors import MelodyRNNError, ModelError, WriteError
 from melodyrnn.models.network import MelodyLSTM
@@ -152,20 +152,17 @@ def export_bundle(ckpt_path: str | Path, out_dir: str | Path, overwrite: bool = 
     state = {k: v.detach().contiguous() for k, v in network.state_dict().items()}
     if network.tie_weights:
         del state["decoder.weight"]  # the same tensor as encoder.weight; safetensors wants one
-    tmp_weights = out_dir / f".{WEIGHTS_FILE}.tmp"
-    save_file(state, str(tmp_weights), metadata={"format": BUNDLE_FORMAT})
+    weights = atomic_write(out_dir / WEIGHTS_FILE, lambda tmp: save_file(
+        state, str(tmp), metadata={"format": BUNDLE_FORMAT}))
     meta = {"format": BUNDLE_FORMAT, "format_version": FORMAT_VERSION,
             "melodyrnn_version": __version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             **_checkpoint_meta(checkpoint, path)}
     meta["network"] = network.options()
-    meta["weights"] = {"file": WEIGHTS_FILE, "sha256": _sha256(tmp_weights),
+    meta["weights"] = {"file": WEIGHTS_FILE, "sha256": _sha256(weights),
                        "parameters": sum(p.numel() for p in network.parameters())}
     meta["tokenizer"] = tokenizer
-    tmp_meta = out_dir / f".{META_FILE}.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp_weights, out_dir / WEIGHTS_FILE)
-    os.replace(tmp_meta, out_dir / META_FILE)
+    atomic_write_text(out_dir / META_FILE, json.dumps(meta, indent=2, default=str) + "\n")
     return out_dir
 
 
@@ -178,10 +175,7 @@ def _sha256(path: Path) -> str:
 
 
 def _read_bundle_json(path: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path} is not valid JSON ({exc}); export the bundle again") from None
+    meta = read_json(path, ModelError, "the bundle description", "export the bundle again")
     if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
         raise ModelError(f"{path} is not a melodyrnn bundle (format is not '{BUNDLE_FORMAT}')")
     if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:

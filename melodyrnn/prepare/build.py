@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from melodyrnn._files import atomic_write_text, read_json
 from melodyrnn._version import __version__
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import CorpusError, MelodyRNNError
@@ -145,7 +146,7 @@ def _write_dataset(out: Path, splits: dict[str, list[list[int]]], tokenizer: Any
     for split, sequences in splits.items():
         write_split(tmp, split, sequences)
     tokenizer.save(tmp / "tokenizer.json")
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(tmp / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         os.replace(out, old)
@@ -154,10 +155,12 @@ def _write_dataset(out: Path, splits: dict[str, list[list[int]]], tokenizer: Any
 
 
 def _read_manifest(out: Path) -> dict[str, Any] | None:
+    """The manifest of an earlier build in `out`, or None (none there, or damaged)."""
     try:
-        return json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
+        manifest = read_json(out / "manifest.json", CorpusError, "the manifest")
+    except CorpusError:
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _report_from_manifest(out: Path, recipe: Recipe, manifest: dict[str, Any]) -> PrepareReport:

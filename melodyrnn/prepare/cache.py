@@ -6,11 +6,15 @@ package version simply misses. A damaged or unwritable cache only costs time, ne
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
+
+from melodyrnn._files import atomic_write_text, read_json
+from melodyrnn.errors import CorpusError, MelodyRNNError
 
 
 def cache_dir() -> Path:
@@ -28,19 +32,13 @@ def key(sha1: str, options: dict[str, Any], version: str) -> str:
 def load(cache_key: str) -> dict[str, Any] | None:
     """The cached data, or None when missing or damaged."""
     try:
-        data = json.loads((cache_dir() / f"{cache_key}.json").read_text())
-    except (OSError, ValueError):
+        data = read_json(cache_dir() / f"{cache_key}.json", CorpusError, "cached melodies")
+    except CorpusError:
         return None
     return data if isinstance(data, dict) else None
 
 
 def store(cache_key: str, data: dict[str, Any]) -> None:
     """Write the data atomically; a cache that cannot be written is skipped."""
-    directory = cache_dir()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{cache_key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, directory / f"{cache_key}.json")
-    except OSError:
-        pass
+    with contextlib.suppress(MelodyRNNError):  # a read-only or full cache only costs time
+        atomic_write_text(cache_dir() / f"{cache_key}.json", json.dumps(data))

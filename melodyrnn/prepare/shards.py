@@ -12,13 +12,13 @@ cache instead of each loading the data.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from melodyrnn._files import atomic_write
 from melodyrnn.errors import CorpusError
 
 SPLITS = ("train", "valid", "test")
@@ -54,11 +54,7 @@ def write_split(directory: Path, split: str, sequences: Sequence[Sequence[int]])
             raise CorpusError(f"token id outside 0-65535 in split '{split}'")
         tokens[start:stop] = seq
     for name, array in (("tokens", tokens), ("offsets", offsets)):
-        final = directory / f"{split}.{name}.npy"
-        tmp = directory / f".{split}.{name}.npy.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, final)
+        atomic_write(directory / f"{split}.{name}.npy", lambda tmp, a=array: np.save(tmp, a))
 
 
 def read_split(directory: str | Path, split: str) -> TokenSplit:

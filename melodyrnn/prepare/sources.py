@@ -16,6 +16,7 @@ from typing import Any
 from melodyrnn._version import __version__
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
+from melodyrnn.core.meter import steps_per_bar
 from melodyrnn.errors import MelodyRNNError
 from melodyrnn.io import read_scores
 from melodyrnn.prepare import cache as extract_cache
@@ -66,8 +67,8 @@ def _extract_kwargs(extract: dict[str, Any], score: Any) -> dict[str, Any]:
         kwargs["split_gap_bars"] = None  # 0 in a recipe means: never split
     max_bars = kwargs.pop("max_bars", None)
     if max_bars:
-        num, den = score.time_signature
-        kwargs["max_steps"] = int(max_bars * num * 4 * score.steps_per_quarter // den)
+        kwargs["max_steps"] = int(max_bars * steps_per_bar(score.time_signature,
+                                                          score.steps_per_quarter))
     return kwargs
 
 

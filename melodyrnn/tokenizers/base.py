@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from melodyrnn._files import atomic_write_text
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
-from melodyrnn.core.meter import parse_time_signature
+from melodyrnn.core.meter import parse_time_signature, steps_per_bar
 from melodyrnn.core.pitch import PITCH_CLASS_NAMES
 from melodyrnn.errors import TokenizerError
 from melodyrnn.tokenizers.grammar import (
@@ -39,6 +38,8 @@ from melodyrnn.tokenizers.grammar import (
     METERS,
     START,
     TIMESIG,
+    UNKNOWN_KEY,
+    UNKNOWN_METER,
     GrammarState,
     Token,
 )
@@ -69,11 +70,6 @@ def check_pitch_range(value: Any) -> tuple[int, int]:
         raise TokenizerError(f"tokenizer option pitch_range={value!r} is not valid: it must be "
                              "two MIDI pitches (low, high) with 0 <= low <= high <= 127")
     return int(value[0]), int(value[1])
-
-
-def meter_steps_per_bar(meter: tuple[int, int], steps_per_quarter: int) -> int:
-    """Steps in one bar, rounded down as `Melody.steps_per_bar` does."""
-    return max(1, meter[0] * steps_per_quarter * 4 // meter[1])
 
 
 # --- the base class ---------------------------------------------------------------------------
@@ -115,10 +111,10 @@ class Tokenizer:
             tokens.append(Token("Bar", "Bar"))
         if self.meter_token:
             tokens += [Token(f"TimeSig_{n}/{d}", "TimeSig", i) for i, (n, d) in enumerate(METERS)]
-            tokens.append(Token("TimeSig_other", "TimeSig", len(METERS)))
+            tokens.append(Token(UNKNOWN_METER, "TimeSig", len(METERS)))
         if self.key_token:
             tokens += [Token(_key_token_name(k), "Key", i) for i, k in enumerate(KEYS)]
-            tokens.append(Token("Key_none", "Key", len(KEYS)))
+            tokens.append(Token(UNKNOWN_KEY, "Key", len(KEYS)))
         return tokens
 
     # -- hooks for the encodings --
@@ -194,10 +190,10 @@ class Tokenizer:
         out = [self.bos_id]
         if self.meter_token:
             meter = parse_time_signature(time_signature)
-            out.append(self._meter_ids.get(meter, self.token_to_id["TimeSig_other"]))
+            out.append(self._meter_ids.get(meter, self.token_to_id[UNKNOWN_METER]))
         if self.key_token:
             key = Key.parse(key) if isinstance(key, str) else key
-            out.append(self._key_ids[key] if key is not None else self.token_to_id["Key_none"])
+            out.append(self._key_ids[key] if key is not None else self.token_to_id[UNKNOWN_KEY])
         return out
 
     def _pitch_error(self, melody: Melody, note: Note) -> TokenizerError:
@@ -254,7 +250,7 @@ class Tokenizer:
             return state._replace(phase=phase)
         if kind == "TimeSig":
             value = self._values[token_id]
-            spb = meter_steps_per_bar(METERS[value], self.steps_per_quarter) \
+            spb = steps_per_bar(METERS[value], self.steps_per_quarter) \
                 if value < len(METERS) else 0
             return state._replace(phase=KEY if self.key_token else BODY, steps_per_bar=spb)
         if kind == "Key":
@@ -287,6 +283,15 @@ class Tokenizer:
         """EOS may come once every bar begun before the end has its Bar, and no more."""
         spb = state.steps_per_bar
         return not (self.bar_tokens and spb) or state.bars == -(-state.step // spb)
+
+    @property
+    def unknown_prefix_ids(self) -> list[int]:
+        """Ids of the prefix tokens that mean "meter or key not known" (those in the vocabulary).
+
+        When the model chooses a melody's meter and key, these are masked: it picks real ones.
+        """
+        return [self.token_to_id[name] for name in (UNKNOWN_METER, UNKNOWN_KEY)
+                if name in self.token_to_id]
 
     def kind_ids(self, kind: str) -> list[int]:
         """Ids of every token of one type ('Pitch', 'Rest', ...), in vocabulary order."""
@@ -347,17 +352,7 @@ class Tokenizer:
 
     def save(self, path: str | Path) -> Path:
         """Write `to_dict()` as JSON to `path` (atomically); returns the path."""
-        path = Path(path)
-        text = json.dumps(self.to_dict(), indent=1) + "\n"
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
 
 def _key_token_name(key: Key) -> str:

@@ -11,6 +11,9 @@ from typing import NamedTuple
 
 from melodyrnn.core.key import MODE_INTERVALS, Key
 
+# The prefix tokens that mean "not known": what a melody without a usable meter or key encodes
+# as. A model asked to choose the meter or key itself is kept from choosing these.
+UNKNOWN_METER, UNKNOWN_KEY = "TimeSig_other", "Key_none"
 # Meters that get their own TimeSig token; any other encodes as `TimeSig_other`.
 METERS: tuple[tuple[int, int], ...] = (
     (2, 4), (3, 4), (4, 4), (5, 4), (6, 4), (7, 4), (2, 2), (3, 2), (4, 2),
