@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
 from melodyrnn.evaluate.metrics import compare_sets, format_comparison
@@ -36,8 +38,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     if args.samples:
         return _run_evaluate_samples(args)
     # torch loads with the model, so only when a model is scored
@@ -53,8 +53,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate_samples(args: argparse.Namespace) -> int:
-    import json
-    from pathlib import Path
     samples = [m for path in expand_source(args.samples) for m in read_melodies(path)]
     reference = load_corpus(args.data, split=args.split)
     training = load_corpus(args.data, split="train")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import random
 
 from melodyrnn.cli import flags
 from melodyrnn.cli.writing import write_all
@@ -62,7 +63,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import random
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
     # torch loads with the model, so only when melodies are generated
     from melodyrnn.generate.model import load_model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from melodyrnn.cli import flags
 from melodyrnn.cli.writing import write_all
@@ -29,8 +30,6 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     source = Path(args.file)
     melodies = read_melodies(source, strategy="skyline")
     if not melodies:

@@ -4,6 +4,7 @@ exists (so nothing is half-written), one line per file written."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from melodyrnn.errors import WriteError
 from melodyrnn.io import write_melody
@@ -11,8 +12,6 @@ from melodyrnn.io import write_melody
 
 def write_all(melodies: list, args: argparse.Namespace, stem: str) -> None:
     """Write every melody in every format; refuse up front if any file exists."""
-    from pathlib import Path
-
     out = Path(args.out)
     names = [f"{stem}" if len(melodies) == 1 else f"{stem}-{i + 1:02d}"
              for i in range(len(melodies))]

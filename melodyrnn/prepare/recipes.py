@@ -8,6 +8,7 @@ which tracks to keep, extraction filters and the split.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -115,7 +116,6 @@ def read_recipe(path: str | Path) -> Recipe:
 
 def music21_corpus_dir() -> Path:
     """The corpus folder installed with music21 (holds Essen, O'Neill's, Ryan's, Bach)."""
-    import importlib.util
     spec = importlib.util.find_spec("music21")
     if spec is None or not spec.submodule_search_locations:
         raise CorpusError("music21 is not installed; `pip install music21` provides its corpus")
