@@ -151,13 +151,14 @@ def alternate(sides: dict[str, Callable[[], Run]], rounds: int) -> dict[str, Tim
 
 # (label, file suffix or '~' for built-ins, function name) -> cumulative seconds in the profile
 PROFILE_PARTS = [
-    ("network forward (MelodyLSTM.forward)", "melodyrnn/model.py", "forward"),
-    ("draw: temperature, softmax, multinomial", "melodyrnn/sampling.py", "draw"),
-    ("grammar masks (Masks.for_states, per row)", "melodyrnn/sampling.py", "for_states"),
-    ("grammar advance (tokenizer.advance, per row)", "melodyrnn/tokenizer_base.py", "advance"),
-    ("length check (reached, per row)", "melodyrnn/sampling.py", "reached"),
-    ("settings.has_length (a property, per row)", "melodyrnn/sampling.py", "has_length"),
-    ("note count (token_pitch, per row)", "melodyrnn/tokenizer_base.py", "token_pitch"),
+    ("network forward (MelodyLSTM.forward)", "melodyrnn/models/network.py", "forward"),
+    ("draw: temperature, softmax, multinomial", "melodyrnn/generate/sample.py", "draw"),
+    ("grammar masks (Masks.for_states, per row)", "melodyrnn/generate/constraints.py",
+     "for_states"),
+    ("grammar advance (tokenizer.advance, per row)", "melodyrnn/tokenizers/base.py", "advance"),
+    ("length check (reached, per row)", "melodyrnn/generate/settings.py", "reached"),
+    ("settings.has_length (a property, per row)", "melodyrnn/generate/settings.py", "has_length"),
+    ("note count (token_pitch, per row)", "melodyrnn/tokenizers/base.py", "token_pitch"),
     ("apply mask (masked_fill)", "~", "<method 'masked_fill' of 'torch._C.TensorBase' objects>"),
     ("chosen.tolist()", "~", "<method 'tolist' of 'torch._C.TensorBase' objects>"),
 ]

@@ -6,7 +6,7 @@ and the best round of each counts. Prints the ratio (goal: >= 0.9) and the share
 non-PAD target tokens with each packing (goal: >= 90% for the chosen one).
 
     python benchmarks/train_speed.py                      # synthetic corpus, folk model sizes
-    python benchmarks/train_speed.py --data corpora/folk/dataset --device cuda --steps 50
+    python benchmarks/train_speed.py --data corpora/folk --device cuda --steps 50
 """
 
 from __future__ import annotations

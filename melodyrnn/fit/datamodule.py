@@ -1,6 +1,6 @@
 """Training batches from a prepared dataset: window datasets and `MelodyDataModule`.
 
-A dataset directory (written by `melodyrnn prepare`, format in `shards.py`) is read through
+A dataset directory (written by `melodyrnn prepare`, format in `prepare/shards.py`) is read through
 memory maps, so several DDP processes share one copy in the page cache. Two ways to batch:
 
 - "pack" (default): all sequences end to end (BOS ... EOS BOS ... EOS ...), cut into windows of

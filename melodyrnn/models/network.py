@@ -4,7 +4,7 @@ A plain `nn.Module` in the manner of pytorch/examples `word_language_model`: tok
 through an embedding (or as one-hot vectors), through a stack of LSTM, GRU or tanh-RNN layers,
 and out through a linear decoder to logits over the vocabulary. `forward(ids, state)` returns
 the logits and the new recurrent state, so generation can feed one token at a time.
-Nothing here knows about Lightning; `training.py` wraps it.
+Nothing here knows about Lightning; `fit/module.py` wraps it.
 """
 
 from __future__ import annotations

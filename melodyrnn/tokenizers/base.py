@@ -6,7 +6,7 @@ A tokenizer's vocabulary is a list of readable `Type_Value` names (`Pitch_62`, `
 The grammar is a small state machine over token ids. `allowed_next(state)` gives a boolean
 mask over the vocabulary and `advance(state, id)` the next state, so constrained sampling
 can only write sequences that decode without error, and `decode` can skip (and count) ids
-that break it. The encodings themselves (`note`, `grid`) live in `melodyrnn.tokenizer`.
+that break it. The encodings themselves (`note`, `grid`) live in `note.py` and `grid.py`.
 """
 
 from __future__ import annotations
