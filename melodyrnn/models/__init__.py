@@ -1,0 +1,1 @@
+"""The network and what it is shared as: `MelodyLSTM`, likelihood figures, model bundles."""
