@@ -38,7 +38,7 @@ from torch import Tensor
 from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
 from melodyrnn.models.bundle import load_weights_into
-from melodyrnn.models.network import MelodyLSTM, detach_state
+from melodyrnn.models.network import Cell, Input, MelodyLSTM, NetworkConfig, detach_state
 
 NOTE_PREFIXES = ("Pitch_", "NoteOn_")
 
@@ -51,14 +51,15 @@ class MelodyLightningModule(L.LightningModule):
     def __init__(
         self,
         vocab_size: int,
-        pad_id: int = 0,
-        cell: Literal["lstm", "gru", "rnn"] = "lstm",
-        input: Literal["embedding", "onehot"] = "embedding",  # the flag is --model.input
-        embedding_dim: int = 64,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.2,
-        tie_weights: bool = False,
+        # The network's options, with NetworkConfig's defaults (LightningCLI reads them here).
+        pad_id: int = NetworkConfig.pad_id,
+        cell: Cell = NetworkConfig.cell,
+        input: Input = NetworkConfig.input,  # the flag is --model.input
+        embedding_dim: int = NetworkConfig.embedding_dim,
+        hidden_size: int = NetworkConfig.hidden_size,
+        num_layers: int = NetworkConfig.num_layers,
+        dropout: float = NetworkConfig.dropout,
+        tie_weights: bool = NetworkConfig.tie_weights,
         optimizer: Literal["adam", "adamw", "sgd"] = "adam",
         lr: float = 2e-3,
         weight_decay: float = 0.0,
@@ -109,9 +110,10 @@ class MelodyLightningModule(L.LightningModule):
                                 tbptt_steps, grad_clip_norm, grad_clip_value, tokenizer,
                                 vocab_size)
         self.save_hyperparameters()  # into the checkpoint; the code reads the attributes below
-        self.net = MelodyLSTM(vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
-                              hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
-                              tie_weights=tie_weights, pad_id=pad_id)
+        self.net = MelodyLSTM(NetworkConfig(
+            vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
+            hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
+            tie_weights=tie_weights, pad_id=pad_id))
         self.pad_id = pad_id
         self.optimizer = optimizer
         self.lr = lr
