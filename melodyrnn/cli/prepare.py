@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for name in corpus_names():
             recipe = resolve_recipe(name)
+            assert recipe is not None  # every corpus name is a recipe file's stem
             print(f"{name:14s} {recipe.description}  [{recipe.license}]")
         return 0
     out = args.out

@@ -153,34 +153,33 @@ class Melody:
     # -- conversions and files, through the io layer (see `_io`) --
     def to_pretty_midi(self, program: int = 0) -> pretty_midi.PrettyMIDI:
         """A PrettyMIDI with one instrument (General MIDI `program`), tempo, meter and key."""
-        return _io("outputs.midi").to_pretty_midi(self, program=program)  # type: ignore[no-any-return]
+        return _io("outputs.midi").to_pretty_midi(self, program=program)
 
     @classmethod
     def from_pretty_midi(cls, pm: pretty_midi.PrettyMIDI, steps_per_quarter: int = 4,
                          source: str = "") -> Melody:
         """The first melody (skyline of the first pitched track) of a PrettyMIDI object."""
-        return _io("inputs.midi").from_pretty_midi(  # type: ignore[no-any-return]
+        return _io("inputs.midi").from_pretty_midi(
             pm, steps_per_quarter=steps_per_quarter, source=source)
 
     def to_music21(self) -> music21.stream.Score:
         """A music21 score with one part holding meter, key, tempo, notes and rests."""
-        return _io("outputs.musicxml").to_music21(self)  # type: ignore[no-any-return]
+        return _io("outputs.musicxml").to_music21(self)
 
     @classmethod
     def from_music21(cls, stream: music21.stream.Stream, steps_per_quarter: int = 4,
                      source: str = "") -> Melody:
         """The top line of a music21 stream (ties joined, chords reduced to their top note)."""
-        return _io("inputs.music21").from_music21(  # type: ignore[no-any-return]
+        return _io("inputs.music21").from_music21(
             stream, steps_per_quarter=steps_per_quarter, source=source)
 
     def _repr_html_(self) -> str:
         """In Jupyter: the score, with an audio player under it."""
-        return _io("outputs.notebook").melody_repr_html(self)  # type: ignore[no-any-return]
+        return _io("outputs.notebook").melody_repr_html(self)
 
     def write(self, path: str | Path, *, force: bool = True, **options: Any) -> Path:
         """Write to a file chosen by its suffix (.mid .musicxml .mxl .svg .png .pdf .wav)."""
-        return _io("").write_melody(self, Path(path), force=force,  # type: ignore[no-any-return]
-                                    **options)
+        return _io("").write_melody(self, Path(path), force=force, **options)
 
 
 def _io(module: str) -> Any:

@@ -244,7 +244,8 @@ def _histogram_vector(melody: Melody, name: str) -> np.ndarray:
 
 HISTOGRAM_FEATURES = ("interval_histogram", "note_length_histogram")
 
-_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+# numpy < 2 names it trapz, later numpy trapezoid (and drops trapz): looked up by name
+_trapezoid = next(getattr(np, name) for name in ("trapezoid", "trapz") if hasattr(np, name))
 
 # --- comparing two sets (Yang & Lerch 2018) ---------------------------------------------------
 
@@ -318,8 +319,9 @@ def _distances(a: np.ndarray, b: np.ndarray | None, max_pairs: int,
     return np.sqrt((diff ** 2).sum(axis=1)) if diff.ndim == 2 else np.abs(diff)
 
 
-def _feature_table(melodies: Sequence[Melody], histograms: bool) -> dict[str, list[np.ndarray]]:
-    table: dict[str, list[np.ndarray]] = {}
+def _feature_table(melodies: Sequence[Melody],
+                   histograms: bool) -> dict[str, list[float | np.ndarray]]:
+    table: dict[str, list[float | np.ndarray]] = {}
     for m in melodies:
         for name, value in melody_features(m).items():
             table.setdefault(name, []).append(np.float64(value))

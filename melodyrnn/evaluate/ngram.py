@@ -87,12 +87,12 @@ def best_order(train: Sequence[Sequence[int]], valid: Sequence[Sequence[int]], a
                orders: Iterable[int] = range(1, 9)) -> tuple[int, dict[int, float]]:
     """The order with the lowest validation nats per symbol, and that figure for each order."""
     model = NGramModel(max(orders), alphabet_size).fit(train)
-    scores = {}
+    scores: dict[int, float] = {}
     symbols = sum(len(s) - 1 for s in valid)
     for order in orders:
         view = _truncated(model, order)
         scores[order] = -sum(view.log_prob(s) for s in valid) / max(1, symbols)
-    return min(scores, key=scores.get), scores
+    return min(scores, key=scores.__getitem__), scores
 
 
 def _truncated(model: NGramModel, order: int) -> NGramModel:

@@ -23,6 +23,7 @@ from melodyrnn.errors import MelodyRNNError, ReadError
 from melodyrnn.evaluate.metrics import melody_features
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.figure import Figure
 
 GENERATED_COLOR, REFERENCE_COLOR = "tab:orange", "tab:blue"
@@ -200,7 +201,7 @@ def plot_metric_histograms(generated: Sequence[Melody], reference: Sequence[Melo
         ax.set_yticks([])
     for ax in axes[len(table):]:
         ax.set_visible(False)
-    legend = {}  # label -> handle, from whichever panels hold each set
+    legend: dict[str, Artist] = {}  # label -> handle, from whichever panels hold each set
     for ax in axes[:len(table)]:
         legend.update(zip(*ax.get_legend_handles_labels()[::-1], strict=True))
     order = [label for label in labels if label in legend]

@@ -164,8 +164,8 @@ class PaddedMelodies(_ShardDataset):
         window = np.full((len(starts), int(lengths.max())), self.pad_id, dtype=np.int64)
         for row, (start, length) in enumerate(zip(starts, lengths, strict=True)):
             window[row, :length] = self.split.tokens[start:start + length]
-        window = torch.from_numpy(window)
-        return window[:, :-1], window[:, 1:].clone()  # (B, T), (B, T)
+        ids = torch.from_numpy(window)
+        return ids[:, :-1], ids[:, 1:].clone()  # (B, T), (B, T)
 
     def real_token_share(self) -> float:
         """Share of target positions that hold a real token rather than padding."""

@@ -39,7 +39,7 @@ from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
 from melodyrnn.models.bundle import load_weights_into
 from melodyrnn.models.likelihood import Likelihood
-from melodyrnn.models.network import MelodyLSTM, detach_state
+from melodyrnn.models.network import Cell, Input, MelodyLSTM, NetworkConfig, detach_state
 
 NOTE_PREFIXES = ("Pitch_", "NoteOn_")
 
@@ -47,17 +47,20 @@ NOTE_PREFIXES = ("Pitch_", "NoteOn_")
 class MelodyLightningModule(L.LightningModule):
     """`MelodyLSTM` trained as a next-token language model on melody token windows."""
 
+    is_note: Tensor  # (V,) bool buffer: which token ids start a note
+
     def __init__(
         self,
         vocab_size: int,
-        pad_id: int = 0,
-        cell: Literal["lstm", "gru", "rnn"] = "lstm",
-        input: Literal["embedding", "onehot"] = "embedding",  # the flag is --model.input
-        embedding_dim: int = 64,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.2,
-        tie_weights: bool = False,
+        # The network's options, with NetworkConfig's defaults (LightningCLI reads them here).
+        pad_id: int = NetworkConfig.pad_id,
+        cell: Cell = NetworkConfig.cell,
+        input: Input = NetworkConfig.input,  # the flag is --model.input
+        embedding_dim: int = NetworkConfig.embedding_dim,
+        hidden_size: int = NetworkConfig.hidden_size,
+        num_layers: int = NetworkConfig.num_layers,
+        dropout: float = NetworkConfig.dropout,
+        tie_weights: bool = NetworkConfig.tie_weights,
         optimizer: Literal["adam", "adamw", "sgd"] = "adam",
         lr: float = 2e-3,
         weight_decay: float = 0.0,
@@ -107,12 +110,27 @@ class MelodyLightningModule(L.LightningModule):
         _check_training_options(optimizer, lr, weight_decay, lr_schedule, warmup_steps,
                                 tbptt_steps, grad_clip_norm, grad_clip_value, tokenizer,
                                 vocab_size)
-        self.save_hyperparameters()
-        self.net = MelodyLSTM(vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
-                              hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
-                              tie_weights=tie_weights, pad_id=pad_id)
+        self.save_hyperparameters()  # into the checkpoint; the code reads the attributes below
+        self.net = MelodyLSTM(NetworkConfig(
+            vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
+            hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
+            tie_weights=tie_weights, pad_id=pad_id))
         self.pad_id = pad_id
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.lr_schedule = lr_schedule
+        self.warmup_steps = warmup_steps
+        self.min_lr = min_lr
+        self.plateau_factor = plateau_factor
+        self.plateau_patience = plateau_patience
         self.tbptt_steps = tbptt_steps
+        self.grad_clip_norm = grad_clip_norm
+        self.grad_clip_value = grad_clip_value
+        self.init_from = init_from
+        self.tokenizer = tokenizer
+        self.dataset_info = dataset_info
         # Truncated BPTT steps the optimizer several times per batch, which Lightning's automatic
         # optimization cannot; full BPTT keeps it (and with it accumulate_grad_batches).
         self.automatic_optimization = tbptt_steps == 0
@@ -175,7 +193,8 @@ class MelodyLightningModule(L.LightningModule):
             loss = self._shared_step(batch, "train")
             self.log("train_loss_step", loss, prog_bar=True)
             return loss
-        return self._truncated_bptt_step(batch)
+        self._truncated_bptt_step(batch)
+        return None
 
     def _truncated_bptt_step(self, batch: tuple[Tensor, Tensor]) -> None:
         """Cut the window into chunks of tbptt_steps; one update per chunk, state carried over.
@@ -186,6 +205,7 @@ class MelodyLightningModule(L.LightningModule):
         """
         inputs, targets = batch  # (B, T), (B, T)
         optimizer = self.optimizers()
+        assert not isinstance(optimizer, list)  # configure_optimizers returns one optimizer
         state = None
         for chunk_inputs, chunk_targets in zip(inputs.split(self.tbptt_steps, dim=1),
                                                targets.split(self.tbptt_steps, dim=1),
@@ -198,8 +218,8 @@ class MelodyLightningModule(L.LightningModule):
             state = detach_state(state)
             self.log("train_loss_step", loss.detach(), prog_bar=True)
         scheduler = self.lr_schedulers()
-        if scheduler is not None and not isinstance(scheduler,
-                                                    torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler) and not isinstance(
+                scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step()  # per batch, as the automatic path steps it
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
@@ -235,36 +255,37 @@ class MelodyLightningModule(L.LightningModule):
         if not params:
             return
         # clip_grad_norm_ returns the norm before clipping; with max_norm=inf it clips nothing
-        max_norm = self.hparams.grad_clip_norm or math.inf
+        max_norm = self.grad_clip_norm or math.inf
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         self.log("train_grad_norm", norm, on_step=True, on_epoch=False)
-        if self.hparams.grad_clip_value > 0:
-            torch.nn.utils.clip_grad_value_(params, self.hparams.grad_clip_value)
+        if self.grad_clip_value > 0:
+            torch.nn.utils.clip_grad_value_(params, self.grad_clip_value)
 
     def configure_optimizers(self) -> Any:
-        hp = self.hparams
-        if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum,
-                                        weight_decay=hp.weight_decay)
+        optimizer: torch.optim.Optimizer
+        if self.optimizer == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=self.lr, momentum=self.momentum,
+                                        weight_decay=self.weight_decay)
         else:
-            optimizer_class = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
-            optimizer = optimizer_class(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
-        if hp.lr_schedule == "plateau":
-            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, factor=hp.plateau_factor, patience=hp.plateau_patience,
-                min_lr=hp.min_lr)
-            config = {"scheduler": scheduler, "interval": "epoch"}
+            optimizer_class = torch.optim.AdamW if self.optimizer == "adamw" else torch.optim.Adam
+            optimizer = optimizer_class(self.parameters(), lr=self.lr,
+                                        weight_decay=self.weight_decay)
+        if self.lr_schedule == "plateau":
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=self.plateau_factor, patience=self.plateau_patience,
+                min_lr=self.min_lr)
+            config: dict[str, Any] = {"scheduler": plateau, "interval": "epoch"}
             if self.automatic_optimization:  # manual optimization steps it in on_train_epoch_end
                 config["monitor"] = "val_loss"
             return {"optimizer": optimizer, "lr_scheduler": config}
-        if hp.lr_schedule == "none" and hp.warmup_steps == 0:
+        if self.lr_schedule == "none" and self.warmup_steps == 0:
             return optimizer
         total = self.trainer.estimated_stepping_batches
-        if hp.lr_schedule == "cosine" and not math.isfinite(total):
+        if self.lr_schedule == "cosine" and not math.isfinite(total):
             raise ConfigError("lr_schedule 'cosine' needs a length: set --trainer.max_epochs or "
                               "--trainer.max_steps")
-        warmup, floor = hp.warmup_steps, hp.min_lr / hp.lr
-        cosine = hp.lr_schedule == "cosine"
+        warmup, floor = self.warmup_steps, self.min_lr / self.lr
+        cosine = self.lr_schedule == "cosine"
 
         def factor(step: int) -> float:
             if step < warmup:
@@ -283,12 +304,10 @@ class MelodyLightningModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         """Load `init_from` weights before fitting, unless resuming from a checkpoint."""
         resuming = self._trainer is not None and self._trainer.ckpt_path
-        if stage == "fit" and self.hparams.init_from and not resuming:
-
-            load_weights_into(self.net, self.hparams.init_from, self.hparams.tokenizer)
+        if stage == "fit" and self.init_from and not resuming:
+            load_weights_into(self.net, self.init_from, self.tokenizer)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-
         checkpoint["melodyrnn"] = {"version": __version__, "network": self.net.options(),
                                    "metrics": dict(self.epoch_metrics)}
 

@@ -4,7 +4,7 @@ A bundle is a directory with two files:
 
 - `model.safetensors`: the network's weights (safetensors: no code runs when loading);
 - `bundle.json`: `format`, `format_version`, `melodyrnn_version`, `created`, `network` (the
-  `MelodyLSTM` options), `weights` (file name, sha256, parameter count), `tokenizer` (the
+  `NetworkConfig` options), `weights` (file name, sha256, parameter count), `tokenizer` (the
   dataset's tokenizer JSON), `dataset` (manifest and split sizes), `training` (checkpoint
   name, epoch, global step, training hyper-parameters) and `metrics` (best val loss and the
   last epoch's metrics).
@@ -30,14 +30,13 @@ from torch import Tensor
 from melodyrnn._files import atomic_write, atomic_write_text, read_json
 from melodyrnn._version import __version__
 from melodyrnn.errors import MelodyRNNError, ModelError, WriteError
-from melodyrnn.models.network import MelodyLSTM
+from melodyrnn.models.network import MelodyLSTM, NetworkConfig
 
 BUNDLE_FORMAT = "melodyrnn-bundle"
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
-NETWORK_KEYS = ("vocab_size", "cell", "input", "embedding_dim", "hidden_size", "num_layers",
-                "dropout", "tie_weights", "pad_id")
+NETWORK_KEYS = NetworkConfig.keys()
 # Hyper-parameters that are not training options (stored elsewhere in the bundle, or internal).
 _NOT_TRAINING = (*NETWORK_KEYS, "tokenizer", "dataset_info", "_instantiator", "_class_path")
 
@@ -74,11 +73,11 @@ def _network_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> MelodyLS
 def _build_network(options: dict[str, Any], state: dict[str, Tensor], path: Path) -> MelodyLSTM:
     """A network with these options and weights, in eval mode; ModelError if they disagree."""
     try:
-        network = MelodyLSTM(**options)
+        network = MelodyLSTM(NetworkConfig(**options))
     except (MelodyRNNError, TypeError) as exc:
         raise ModelError(f"{path}: the stored network options cannot build a model ({exc})") \
             from None
-    if network.tie_weights and "decoder.weight" not in state and "encoder.weight" in state:
+    if network.config.tie_weights and "decoder.weight" not in state and "encoder.weight" in state:
         state = {**state, "decoder.weight": state["encoder.weight"]}
     try:
         network.load_state_dict(state)
@@ -150,7 +149,7 @@ def export_bundle(ckpt_path: str | Path, out_dir: str | Path, overwrite: bool = 
         raise WriteError(f"{out_dir / META_FILE} exists; pass --force to overwrite it")
     out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous() for k, v in network.state_dict().items()}
-    if network.tie_weights:
+    if network.config.tie_weights:
         del state["decoder.weight"]  # the same tensor as encoder.weight; safetensors wants one
     weights = atomic_write(out_dir / WEIGHTS_FILE, lambda tmp: save_file(
         state, str(tmp), metadata={"format": BUNDLE_FORMAT}))

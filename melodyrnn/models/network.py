@@ -1,4 +1,5 @@
-"""The network: `MelodyLSTM`, a recurrent language model over melody tokens, and its loss.
+"""The network: `MelodyLSTM`, a recurrent language model over melody tokens, its options
+(`NetworkConfig`) and its loss.
 
 A plain `nn.Module` in the manner of pytorch/examples `word_language_model`: tokens go in
 through an embedding (or as one-hot vectors), through a stack of LSTM, GRU or tanh-RNN layers,
@@ -9,7 +10,9 @@ Nothing here knows about Lightning; `fit/module.py` wraps it.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -17,55 +20,100 @@ from torch import Tensor, nn
 
 from melodyrnn.errors import ConfigError
 
-CELLS = ("lstm", "gru", "rnn")
-INPUTS = ("embedding", "onehot")
+Cell = Literal["lstm", "gru", "rnn"]
+Input = Literal["embedding", "onehot"]
+CELLS: tuple[str, ...] = get_args(Cell)
+INPUTS: tuple[str, ...] = get_args(Input)
 
 # An LSTM carries (h, c); a GRU or tanh RNN carries h alone. Both are (num_layers, B, H).
 State = Tensor | tuple[Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The options that build a `MelodyLSTM`, checked when made (bundle.json's "network")."""
+
+    vocab_size: int
+    cell: Cell = "lstm"
+    input: Input = "embedding"  # shadows a builtin to match the flag --model.input
+    embedding_dim: int = 64
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False
+    pad_id: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse option values that cannot build a network, with a sentence naming the value."""
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell '{self.cell}' is not one of {', '.join(CELLS)}")
+        if self.input not in INPUTS:
+            raise ConfigError(f"input '{self.input}' is not one of {', '.join(INPUTS)}")
+        for name, value in (("vocab_size", self.vocab_size), ("hidden_size", self.hidden_size),
+                            ("num_layers", self.num_layers)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} has to be a positive integer, got {value!r}")
+        if self.vocab_size < 2:
+            raise ConfigError(f"vocab_size has to be at least 2, got {self.vocab_size}")
+        if self.input == "embedding" and (not isinstance(self.embedding_dim, int)
+                                          or self.embedding_dim < 1):
+            raise ConfigError(f"embedding_dim has to be a positive integer with input "
+                              f"'embedding', got {self.embedding_dim!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout has to be in [0, 1), got {self.dropout}")
+        if not 0 <= self.pad_id < self.vocab_size:
+            raise ConfigError(f"pad_id {self.pad_id} is not a token id of a vocabulary of "
+                              f"{self.vocab_size}")
+        if self.tie_weights and self.input != "embedding":
+            raise ConfigError("tie_weights needs input 'embedding'; one-hot input has no "
+                              "embedding to tie to the decoder")
+        if self.tie_weights and self.embedding_dim != self.hidden_size:
+            raise ConfigError(f"tie_weights needs embedding_dim equal to hidden_size, got "
+                              f"embedding_dim {self.embedding_dim} and hidden_size "
+                              f"{self.hidden_size}")
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The option names, in the order of `to_dict` (and of bundle.json)."""
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain values, enough to build the same network again."""
+        return dataclasses.asdict(self)
 
 
 class MelodyLSTM(nn.Module):
     """Recurrent language model over token ids: (B, T) ids -> (B, T, V) logits and a state.
 
     Despite the name, `cell` picks an LSTM (default), a GRU or a plain tanh RNN, so the three
-    can be compared on the same corpus.
+    can be compared on the same corpus. Built from a `NetworkConfig`, or from its options as
+    arguments: `MelodyLSTM(NetworkConfig(V, cell="gru"))` or `MelodyLSTM(V, cell="gru")`.
+    The options are `net.config`, and each also reads as an attribute (`net.hidden_size`).
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        cell: str = "lstm",
-        input: str = "embedding",  # shadows a builtin to match the flag --model.input
-        embedding_dim: int = 64,
-        hidden_size: int = 256,
-        num_layers: int = 2,
-        dropout: float = 0.2,
-        tie_weights: bool = False,
-        pad_id: int = 0,
-    ) -> None:
+    def __init__(self, config: NetworkConfig | int | None = None, /, **options: Any) -> None:
         super().__init__()
-        _check_options(vocab_size, cell, input, embedding_dim, hidden_size, num_layers,
-                       dropout, tie_weights, pad_id)
-        self.vocab_size = vocab_size
-        self.cell = cell
-        self.input = input
-        self.embedding_dim = embedding_dim
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.tie_weights = tie_weights
-        self.pad_id = pad_id
+        if isinstance(config, NetworkConfig):
+            config = dataclasses.replace(config, **options)
+        elif config is None:
+            config = NetworkConfig(**options)
+        else:
+            config = NetworkConfig(config, **options)
+        self.config = config
+        for name, value in config.to_dict().items():
+            setattr(self, name, value)
 
-        self.drop = nn.Dropout(dropout)
-        self.encoder = nn.Embedding(vocab_size, embedding_dim) if input == "embedding" else None
-        input_size = embedding_dim if input == "embedding" else vocab_size
-        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
+        self.drop = nn.Dropout(config.dropout)
+        embedded = config.input == "embedding"
+        self.encoder = nn.Embedding(config.vocab_size, config.embedding_dim) if embedded else None
+        input_size = config.embedding_dim if embedded else config.vocab_size
+        rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
         # nn.RNN* applies dropout between layers only; with one layer it would just warn.
-        self.rnn = rnn_class(input_size, hidden_size, num_layers, batch_first=True,
-                             dropout=dropout if num_layers > 1 else 0.0)
-        self.decoder = nn.Linear(hidden_size, vocab_size)
+        self.rnn = rnn_class(input_size, config.hidden_size, config.num_layers, batch_first=True,
+                             dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.init_weights()
-        if tie_weights:
+        if config.tie_weights:
             # "Using the Output Embedding to Improve Language Models" (Press & Wolf, 2016)
             assert self.encoder is not None
             self.decoder.weight = self.encoder.weight
@@ -78,20 +126,15 @@ class MelodyLSTM(nn.Module):
         nn.init.zeros_(self.decoder.bias)
 
     def options(self) -> dict[str, Any]:
-        """The constructor arguments, enough to build the same network again."""
-        return {
-            "vocab_size": self.vocab_size, "cell": self.cell, "input": self.input,
-            "embedding_dim": self.embedding_dim,
-            "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-            "dropout": self.dropout, "tie_weights": self.tie_weights, "pad_id": self.pad_id,
-        }
+        """The options as a dict, enough to build the same network again."""
+        return self.config.to_dict()
 
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
         """A zero state for `batch_size` sequences (what `forward` uses when given None)."""
         weight = self.decoder.weight
-        shape = (self.num_layers, batch_size, self.hidden_size)
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         h = weight.new_zeros(shape, device=device)
-        return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
+        return (h, torch.zeros_like(h)) if self.config.cell == "lstm" else h
 
     def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Logits for the next token at every position, and the state after the last one."""
@@ -99,39 +142,10 @@ class MelodyLSTM(nn.Module):
             x = self.drop(self.encoder(ids))  # (B, T, E)
         else:
             # One-hot input: the first layer's input weights play the embedding's part.
-            x = F.one_hot(ids, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
+            x = F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
         output, state = self.rnn(x, state)  # (B, T, H)
         logits = self.decoder(self.drop(output))  # (B, T, V)
         return logits, state
-
-
-def _check_options(vocab_size: int, cell: str, input: str, embedding_dim: int,
-                   hidden_size: int, num_layers: int, dropout: float, tie_weights: bool,
-                   pad_id: int) -> None:
-    """Refuse option values that cannot build a network, with a sentence naming the value."""
-    if cell not in CELLS:
-        raise ConfigError(f"cell '{cell}' is not one of {', '.join(CELLS)}")
-    if input not in INPUTS:
-        raise ConfigError(f"input '{input}' is not one of {', '.join(INPUTS)}")
-    for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} has to be a positive integer, got {value!r}")
-    if vocab_size < 2:
-        raise ConfigError(f"vocab_size has to be at least 2, got {vocab_size}")
-    if input == "embedding" and (not isinstance(embedding_dim, int) or embedding_dim < 1):
-        raise ConfigError(f"embedding_dim has to be a positive integer with input 'embedding', "
-                          f"got {embedding_dim!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"dropout has to be in [0, 1), got {dropout}")
-    if not 0 <= pad_id < vocab_size:
-        raise ConfigError(f"pad_id {pad_id} is not a token id of a vocabulary of {vocab_size}")
-    if tie_weights and input != "embedding":
-        raise ConfigError("tie_weights needs input 'embedding'; one-hot input has no embedding "
-                          "to tie to the decoder")
-    if tie_weights and embedding_dim != hidden_size:
-        raise ConfigError(f"tie_weights needs embedding_dim equal to hidden_size, got "
-                          f"embedding_dim {embedding_dim} and hidden_size {hidden_size}")
 
 
 def detach_state(state: State | None) -> State | None:

@@ -84,7 +84,7 @@ def prepare(sources: list[str] | str, out: str | Path, *, jobs: int | None = Non
 def _split_and_encode(melodies: list[Melody], recipe: Recipe, tokenizer: Any,
                       report: PrepareReport) -> dict[str, list[list[int]]]:
     splits: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": []}
-    notes = Counter()
+    notes: Counter[str] = Counter()
     for melody in melodies:
         split = split_of(tune_group(melody.source), recipe.valid, recipe.test)
         if recipe.normalize_key:

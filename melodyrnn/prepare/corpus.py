@@ -35,7 +35,7 @@ def load_corpus(name_or_dataset_dir: str | Path, split: str | None = None) -> li
 
 def _load_dataset(directory: Path, split: str | None) -> list[Melody]:
     tokenizer = load_tokenizer(directory / "tokenizer.json")
-    melodies = []
+    melodies: list[Melody] = []
     for name in [split] if split else SPLITS:
         data = read_split(directory, name)
         melodies.extend(tokenizer.decode([int(t) for t in data[i]]) for i in range(len(data)))

@@ -12,6 +12,7 @@ cache instead of each loading the data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,11 @@ def write_split(directory: Path, split: str, sequences: Sequence[Sequence[int]])
             raise CorpusError(f"token id outside 0-65535 in split '{split}'")
         tokens[start:stop] = seq
     for name, array in (("tokens", tokens), ("offsets", offsets)):
-        atomic_write(directory / f"{split}.{name}.npy", lambda tmp, a=array: np.save(tmp, a))
+        atomic_write(directory / f"{split}.{name}.npy", functools.partial(_save, array=array))
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    np.save(path, array)
 
 
 def read_split(directory: str | Path, split: str) -> TokenSplit:

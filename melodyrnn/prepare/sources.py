@@ -153,13 +153,13 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
         results[result.path] = result
         if result.error is None:
             extract_cache.store(key, result.__dict__)
-    melodies = []
-    for path in map(str, files):  # file order, so the output never depends on timing
-        result = results.get(path)
+    melodies: list[Melody] = []
+    for name in map(str, files):  # file order, so the output never depends on timing
+        result = results.get(name)
         if result is None:
             continue
         if result.error is not None:
-            report.skipped_files[path] = result.error.removeprefix(f"{path}: ")
+            report.skipped_files[name] = result.error.removeprefix(f"{name}: ")
             continue
         report.tunes += result.tunes
         report.moved_onsets += result.moved_onsets

@@ -236,8 +236,10 @@ def _pdf_pages(pages: list[str]) -> bytes:
     cairosvg_parser, cairosvg_surface = _require("cairosvg.parser"), _require("cairosvg.surface")
     buffer = io.BytesIO()
     shared = cairocffi.PDFSurface(buffer, 1, 1)
+    # named with its type: mypy takes an Any-typed name as a base, not an attribute of one
+    surface_class: Any = cairosvg_surface.PDFSurface
 
-    class _SharedPDFSurface(cairosvg_surface.PDFSurface):
+    class _SharedPDFSurface(surface_class):
         def _create_surface(self, width: float, height: float) -> tuple[Any, float, float]:
             shared.set_size(width, height)
             return shared, width, height
