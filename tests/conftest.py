@@ -1,7 +1,12 @@
-"""Small shared fixtures: tiny melodies built in code, and where the test data lives."""
+"""Small shared fixtures: tiny melodies built in code, and where the test data lives.
+
+Everything a test reads is made in code or shipped in tests/data/, so the suite runs the same
+on a fresh clone as here.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,13 +14,50 @@ import pytest
 from melodyrnn.core.melody import Melody, Note
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# public edge-case MIDI files (jazz-soft/test-midi-files and nfroidure/midifile, both MIT)
+EDGE_MIDI_DIR = DATA_DIR / "edge-midi"
 C_MAJOR_SCALE = (60, 62, 64, 65, 67, 69, 71, 72)
+
+
+def edge_midi_files() -> list[Path]:
+    """Every .mid file under tests/data/edge-midi, in a stable order."""
+    return sorted(EDGE_MIDI_DIR.glob("**/*.mid"))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test that asks for `edge_midi_file` once per edge-case file, named after it."""
+    if "edge_midi_file" not in metafunc.fixturenames:
+        return
+    files = edge_midi_files()
+    if not files:  # an empty parametrization would skip; a missing folder must fail
+        pytest.fail(f"no .mid files in {EDGE_MIDI_DIR}", pytrace=False)
+    metafunc.parametrize("edge_midi_file", files,
+                         ids=[p.relative_to(EDGE_MIDI_DIR).as_posix() for p in files])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_melody_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Extracted melodies are cached in a temporary folder, never in ~/.cache/melodyrnn."""
+    folder = tmp_path_factory.mktemp("melody-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MELODYRNN_CACHE", str(folder))
+        yield folder
 
 
 @pytest.fixture
 def data_dir() -> Path:
     """tests/data: small files shipped with the tests."""
     return DATA_DIR
+
+
+@pytest.fixture
+def edge_midi() -> Callable[[str], Path]:
+    """The edge-case file of this name (from any source folder); fails if it is missing."""
+    def find(name: str) -> Path:
+        matches = sorted(EDGE_MIDI_DIR.glob(f"*/{name}"))
+        assert len(matches) == 1, f"expected one {name} in {EDGE_MIDI_DIR}, found {len(matches)}"
+        return matches[0]
+    return find
 
 
 @pytest.fixture
@@ -80,14 +122,11 @@ def _write_tunes(folder: Path, n: int = 40) -> None:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bundle of a tiny LSTM trained for a few seconds on 40 generated tunes."""
-    import os
-
     from melodyrnn.fit.cli import make_cli
     from melodyrnn.models.bundle import export_bundle
     from melodyrnn.prepare.build import prepare
 
     base = tmp_path_factory.mktemp("tiny-model")
-    os.environ.setdefault("MELODYRNN_CACHE", str(base / "cache"))
     _write_tunes(base / "tunes")
     recipe = base / "tiny.toml"
     recipe.write_text(TINY_RECIPE.format(folder=(base / "tunes").as_posix()))

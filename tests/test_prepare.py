@@ -16,8 +16,6 @@ from melodyrnn.errors import CorpusError
 from melodyrnn.prepare import build, recipes, splits
 from melodyrnn.prepare.shards import read_split
 
-EDGE = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "edge-midi"
-
 
 def write_tune(path: Path, pitches: list[int], quarter_seconds: float = 0.5) -> None:
     """A one-track MIDI file of quarter notes, written with pretty_midi directly."""
@@ -106,18 +104,19 @@ def test_prepare_folder_writes_consistent_dataset(tmp_path):
     assert "prepared" in report.summary() and "melodies 12" in report.summary()
 
 
-def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path):
+def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path, edge_midi):
     folder = make_folder(tmp_path, n=6)
     for name in ("test-empty-file.mid", "test-not-a-midi-file.mid",
                  "test-corrupt-file-missing-byte.mid", "test-all-gm-percussion.mid"):
-        if (EDGE / "jazz-soft" / name).exists():
-            shutil.copy(EDGE / "jazz-soft" / name, folder / name)
+        shutil.copy(edge_midi(name), folder / name)
     (folder / "notes.mid").write_text("this is not music")
     report = build.prepare([str(folder)], tmp_path / "ds", progress=False)
     assert sum(report.melodies.values()) == 6
     skipped = report.skipped_files
-    assert any("notes.mid" in p for p in skipped)
-    assert any("test-empty-file.mid" in p for p in skipped)
+    assert sorted(Path(p).name for p in skipped) == [
+        "notes.mid", "test-corrupt-file-missing-byte.mid", "test-empty-file.mid",
+        "test-not-a-midi-file.mid"]
+    assert report.drops["drum track"] == 1  # the percussion file reads, but holds no melody
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["skipped_files"] == skipped
     assert "skipped files" in report.summary()
