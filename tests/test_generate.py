@@ -207,7 +207,13 @@ def test_bundled_model_generates_in_a_key_and_meter_it_chooses(tmp_path):
     assert mr.read_melodies(written)[0].notes == melodies[0].notes
 
 
-def test_bundled_model_beats_ngram_on_its_own_test_split_in_metadata():
+def test_bundled_model_metadata_records_its_corpus_and_validation_figures():
     meta = mr.load_model().meta
     assert meta["dataset"]["manifest"]["corpus"] == "folk"
-    assert meta["metrics"]["best_val_loss"] < 1.2  # nats per token on its valid split
+    metrics, counts = meta["metrics"], meta["dataset"]["manifest"]["counts"]
+    assert metrics["best_val_loss"] == pytest.approx(metrics["val_loss"])  # the best is shipped
+    assert metrics["best_val_loss"] < 1.2  # nats per token on its valid split
+    # bits per note: the same nats, over the valid notes instead of the predicted tokens
+    predicted = counts["tokens"]["valid"] - counts["melodies"]["valid"]  # BOS is given
+    assert metrics["val_bpn"] == pytest.approx(
+        metrics["val_loss"] * predicted / counts["notes"]["valid"] / math.log(2), rel=1e-6)

@@ -65,14 +65,27 @@ def test_packed_windows_cover_every_token_once(dataset: Path) -> None:
 
 def test_padded_melodies_are_bucketed_and_padded(dataset: Path) -> None:
     split = read_split(dataset, "train")
-    pad = VOCAB.index("PAD")
+    pad, bos = VOCAB.index("PAD"), VOCAB.index("BOS")
+    assert (split.lengths - 1 > 32).any()  # some melodies are longer than a row: they are cut
     batches = PaddedMelodies(dataset, "train", seq_len=32, batch_size=16, pad_id=pad)
-    real_targets = 0
+    real_targets, rows_from_bos, rows, longest_before = 0, 0, 0, 0
     for b in range(len(batches)):
         inputs, targets = batches[b]
         assert inputs.shape == targets.shape and inputs.shape[0] <= 16
-        assert inputs[0, 0] == VOCAB.index("BOS") or inputs.shape[1] <= 32
-        real_targets += int((targets != pad).sum())
+        assert inputs.shape[1] <= 32  # no row is longer than seq_len
+        real = targets != pad
+        lengths = real.sum(dim=1)
+        # padding only after a row's tokens, and only up to the batch's own longest row
+        assert torch.equal(real, torch.arange(inputs.shape[1]) < lengths[:, None])
+        assert int(lengths.max()) == inputs.shape[1]
+        # bucketed: rows are sorted by length, so batches do not overlap in length
+        assert int(lengths.min()) >= longest_before
+        longest_before = int(lengths.max())
+        rows_from_bos += int((inputs[:, 0] == bos).sum())
+        rows += inputs.shape[0]
+        real_targets += int(real.sum())
+    # every melody gives one row that starts at its BOS; the pieces cut from it do not
+    assert rows_from_bos == len(split) < rows
     # every melody of L tokens gives L - 1 targets, cut pieces overlapping by one token
     assert real_targets == int((split.lengths - 1).sum())
     assert 0.9 < batches.real_token_share() <= 1.0
