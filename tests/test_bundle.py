@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,31 +14,17 @@ from melodyrnn.errors import ModelError, WriteError
 from melodyrnn.fit.cli import make_cli
 from melodyrnn.fit.module import MelodyLightningModule
 from melodyrnn.models.bundle import export_bundle, load_bundle, read_checkpoint
-from tests.tiny_dataset import VOCAB, write_tiny_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-TOKENIZER = {"name": "note", "options": {}, "vocab": VOCAB}
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run directory of a tiny model trained through the CLI."""
+def trained(tmp_path_factory: pytest.TempPathFactory, scales_dataset: Path,
+            configs_dir: Path) -> Path:
+    """The run directory of a tiny model trained through the CLI on the scale runs."""
     base = tmp_path_factory.mktemp("trained")
-    dataset = write_tiny_dataset(base / "scales")
-    make_cli(["fit", "--config", str(ROOT / "configs" / "tiny.yaml"),
-              "--data.path", str(dataset), "--trainer.default_root_dir", str(base / "runs"),
+    make_cli(["fit", "--config", str(configs_dir / "tiny.yaml"),
+              "--data.path", str(scales_dataset), "--trainer.default_root_dir", str(base / "runs"),
               "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false"])
     return base / "runs" / "tiny" / "version_0"
-
-
-def fake_checkpoint(path: Path, **options: object) -> Path:
-    """A checkpoint shaped like Lightning's, written without training."""
-    hparams = {"vocab_size": len(VOCAB), "embedding_dim": 8, "hidden_size": 8, "num_layers": 1,
-               "tokenizer": TOKENIZER, **options}
-    module = MelodyLightningModule(**hparams)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "epoch": 0, "global_step": 0}, path)
-    return path
 
 
 def logits_of(network: torch.nn.Module) -> torch.Tensor:
@@ -46,27 +33,28 @@ def logits_of(network: torch.nn.Module) -> torch.Tensor:
         return network(ids)[0]
 
 
-def test_export_and_load_give_the_same_logits(trained: Path, tmp_path: Path) -> None:
+def test_export_and_load_give_the_same_logits(trained: Path, tmp_path: Path,
+                                              scales_tokenizer: dict) -> None:
     bundle = export_bundle(trained, tmp_path / "bundle")
     assert {p.name for p in bundle.iterdir()} == {"model.safetensors", "bundle.json"}
     network, tokenizer, _meta = load_bundle(bundle)
-    assert tokenizer == TOKENIZER
+    assert tokenizer == scales_tokenizer
     checkpoint = sorted((trained / "checkpoints").glob("best-*.ckpt"))[-1]
     from_ckpt, ckpt_tokenizer, _ = load_bundle(checkpoint)
     module = MelodyLightningModule.load_from_checkpoint(checkpoint, map_location="cpu").eval()
-    assert ckpt_tokenizer == TOKENIZER
+    assert ckpt_tokenizer == scales_tokenizer
     assert torch.equal(logits_of(network), logits_of(from_ckpt))
     assert torch.equal(logits_of(network), logits_of(module.net))
     assert not network.training
 
 
-def test_bundle_json_records_network_tokenizer_provenance_and_metrics(trained: Path,
-                                                                     tmp_path: Path) -> None:
+def test_bundle_json_records_network_tokenizer_provenance_and_metrics(
+        trained: Path, tmp_path: Path, scales_tokenizer: dict) -> None:
     export_bundle(trained, tmp_path / "bundle")
     meta = json.loads((tmp_path / "bundle" / "bundle.json").read_text())
     assert meta["format"] == "melodyrnn-bundle" and meta["format_version"] == 1
     assert meta["network"]["hidden_size"] == 32 and meta["network"]["cell"] == "lstm"
-    assert meta["tokenizer"] == TOKENIZER
+    assert meta["tokenizer"] == scales_tokenizer
     assert meta["dataset"]["manifest"]["corpus"] == "synthetic-scales"
     assert meta["dataset"]["splits"]["train"]["sequences"] == 200
     assert meta["metrics"]["best_val_loss"] == pytest.approx(meta["metrics"]["val_loss"])
@@ -76,33 +64,33 @@ def test_bundle_json_records_network_tokenizer_provenance_and_metrics(trained: P
     assert meta["melodyrnn_version"]
 
 
-def test_tied_weights_survive_the_round_trip(tmp_path: Path) -> None:
-    ckpt = fake_checkpoint(tmp_path / "tied.ckpt", tie_weights=True)
+def test_tied_weights_survive_the_round_trip(tmp_path: Path, write_checkpoint: Callable) -> None:
+    ckpt = write_checkpoint(tmp_path / "tied.ckpt", tie_weights=True)
     network, _, _ = load_bundle(export_bundle(ckpt, tmp_path / "bundle"))
     assert network.decoder.weight is network.encoder.weight
     source, _, _ = load_bundle(ckpt)
     assert torch.equal(logits_of(network), logits_of(source))
 
 
-def test_export_does_not_overwrite_unless_asked(tmp_path: Path) -> None:
-    ckpt = fake_checkpoint(tmp_path / "m.ckpt")
+def test_export_does_not_overwrite_unless_asked(tmp_path: Path, write_checkpoint: Callable) -> None:
+    ckpt = write_checkpoint(tmp_path / "m.ckpt")
     export_bundle(ckpt, tmp_path / "bundle")
     with pytest.raises(WriteError, match="exists"):
         export_bundle(ckpt, tmp_path / "bundle")
     export_bundle(ckpt, tmp_path / "bundle", overwrite=True)
 
 
-def test_export_main_prints_where_it_wrote(tmp_path: Path,
+def test_export_main_prints_where_it_wrote(tmp_path: Path, write_checkpoint: Callable,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    ckpt = fake_checkpoint(tmp_path / "m.ckpt")
+    ckpt = write_checkpoint(tmp_path / "m.ckpt")
     assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0
     assert "wrote bundle" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "nothing.ckpt"), str(tmp_path / "out2")]) == 1
     assert "melodyrnn: error:" in capsys.readouterr().err
 
 
-def test_truncated_weights_raise_model_error(tmp_path: Path) -> None:
-    bundle = export_bundle(fake_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
+def test_truncated_weights_raise_model_error(tmp_path: Path, write_checkpoint: Callable) -> None:
+    bundle = export_bundle(write_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
     weights = bundle / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
     with pytest.raises(ModelError, match="does not match the sha256"):
@@ -114,8 +102,8 @@ def test_truncated_weights_raise_model_error(tmp_path: Path) -> None:
         load_bundle(bundle)
 
 
-def test_corrupt_bundle_json_raises_model_error(tmp_path: Path) -> None:
-    bundle = export_bundle(fake_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
+def test_corrupt_bundle_json_raises_model_error(tmp_path: Path, write_checkpoint: Callable) -> None:
+    bundle = export_bundle(write_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
     text = (bundle / "bundle.json").read_text()
     (bundle / "bundle.json").write_text(text[: len(text) // 2])
     with pytest.raises(ModelError, match="not valid JSON"):
@@ -125,8 +113,9 @@ def test_corrupt_bundle_json_raises_model_error(tmp_path: Path) -> None:
         load_bundle(bundle / "bundle.json")
 
 
-def test_weights_of_another_shape_raise_model_error(tmp_path: Path) -> None:
-    bundle = export_bundle(fake_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
+def test_weights_of_another_shape_raise_model_error(tmp_path: Path,
+                                                    write_checkpoint: Callable) -> None:
+    bundle = export_bundle(write_checkpoint(tmp_path / "m.ckpt"), tmp_path / "bundle")
     meta = json.loads((bundle / "bundle.json").read_text())
     meta["network"]["hidden_size"] = 9
     (bundle / "bundle.json").write_text(json.dumps(meta))
@@ -155,8 +144,9 @@ def test_checkpoint_with_pickled_code_is_refused_without_running_it(tmp_path: Pa
     assert not marker.exists()
 
 
-def test_truncated_or_foreign_checkpoints_raise_model_error(tmp_path: Path) -> None:
-    ckpt = fake_checkpoint(tmp_path / "m.ckpt")
+def test_truncated_or_foreign_checkpoints_raise_model_error(tmp_path: Path,
+                                                            write_checkpoint: Callable) -> None:
+    ckpt = write_checkpoint(tmp_path / "m.ckpt")
     ckpt.write_bytes(ckpt.read_bytes()[:200])
     with pytest.raises(ModelError, match="truncated, corrupt"):
         read_checkpoint(ckpt)
@@ -167,16 +157,17 @@ def test_truncated_or_foreign_checkpoints_raise_model_error(tmp_path: Path) -> N
         load_bundle(tmp_path / "missing")
 
 
-def test_checkpoint_without_tokenizer_cannot_be_exported(tmp_path: Path) -> None:
-    ckpt = fake_checkpoint(tmp_path / "m.ckpt", tokenizer=None)
+def test_checkpoint_without_tokenizer_cannot_be_exported(tmp_path: Path,
+                                                         write_checkpoint: Callable) -> None:
+    ckpt = write_checkpoint(tmp_path / "m.ckpt", tokenizer=None)
     with pytest.raises(ModelError, match="carries no tokenizer"):
         export_bundle(ckpt, tmp_path / "bundle")
 
 
-def test_fit_can_start_from_a_bundle(trained: Path, tmp_path: Path) -> None:
+def test_fit_can_start_from_a_bundle(trained: Path, tmp_path: Path, configs_dir: Path) -> None:
     bundle = export_bundle(trained, tmp_path / "bundle")
     dataset = Path(json.loads((bundle / "bundle.json").read_text())["dataset"]["path"])
-    cli = make_cli(["fit", "--config", str(ROOT / "configs" / "tiny.yaml"),
+    cli = make_cli(["fit", "--config", str(configs_dir / "tiny.yaml"),
                     "--data.path", str(dataset), "--trainer.default_root_dir", str(tmp_path),
                     "--model.init_from", str(bundle), "--trainer.limit_train_batches", "0",
                     "--trainer.enable_progress_bar", "false"])

@@ -8,16 +8,12 @@ import sys
 import pytest
 
 from melodyrnn.cli import main
-from tests.test_prepare import make_folder
+
+pytestmark = pytest.mark.usefixtures("fresh_melody_cache")
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MELODYRNN_CACHE", str(tmp_path / "cache"))
-
-
-def test_prepare_prints_summary(tmp_path, capsys):
-    folder = make_folder(tmp_path, n=3)
+def test_prepare_prints_summary(tmp_path, capsys, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=3)
     assert main(["prepare", str(folder), "--out", str(tmp_path / "ds"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert f"-> {tmp_path / 'ds'}" in out and "melodies 3" in out
@@ -57,16 +53,12 @@ def test_console_script_runs():
 
 
 @pytest.mark.slow
-def test_prepare_fit_export_generate_evaluate_end_to_end(tmp_path, capsys):
+def test_prepare_fit_export_generate_evaluate_end_to_end(tmp_path, capsys, write_tiny_corpus,
+                                                         configs_dir):
     """The whole path a user takes, through the `melodyrnn` command only."""
-    from pathlib import Path
-
-    from tests.conftest import TINY_RECIPE, _write_tunes
-    _write_tunes(tmp_path / "tunes", n=24)
-    recipe = tmp_path / "mine.toml"
-    recipe.write_text(TINY_RECIPE.format(folder=(tmp_path / "tunes").as_posix()))
+    recipe = write_tiny_corpus(tmp_path, n=24)
     data, runs = tmp_path / "data", tmp_path / "runs"
-    config = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    config = configs_dir / "tiny.yaml"
     assert main(["prepare", str(recipe), "--out", str(data), "--quiet"]) == 0
     assert main(["fit", "--config", str(config), "--data.path", str(data),
                  "--trainer.default_root_dir", str(runs), "--trainer.max_epochs", "2",

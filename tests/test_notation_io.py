@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
@@ -17,16 +16,6 @@ from melodyrnn.io.inputs.abc import split_abc_tunes
 from melodyrnn.io.inputs.music21 import from_music21
 from melodyrnn.io.outputs.musicxml import to_music21, write_musicxml
 from melodyrnn.prepare.extract import extract_melodies, read_melodies
-
-
-def music21_corpus(relative: str):
-    """A file of the corpus that ships with music21."""
-    import music21
-
-    path = os.path.join(os.path.dirname(music21.__file__), "corpus", relative)
-    if not os.path.exists(path):
-        pytest.skip(f"music21 corpus file {relative} is not installed")
-    return path
 
 
 def triples(notes) -> list[tuple[int, int, int]]:
@@ -83,9 +72,9 @@ def test_latin1_abc_file_reads(tmp_path):
 
 
 @pytest.mark.slow
-def test_essen_kinder_book_reads_every_tune():
+def test_essen_kinder_book_reads_every_tune(music21_corpus_file):
     drops: Counter[str] = Counter()
-    scores = read_scores(music21_corpus("essenFolksong/kinder0.abc"), drops=drops)
+    scores = read_scores(music21_corpus_file("essenFolksong/kinder0.abc"), drops=drops)
     assert len(scores) == 213
     assert sum(len(t.notes) for s in scores for t in s.tracks) == 8393
     assert not drops
@@ -93,9 +82,9 @@ def test_essen_kinder_book_reads_every_tune():
 
 
 @pytest.mark.slow
-def test_oneills_book_reads_every_tune():
+def test_oneills_book_reads_every_tune(music21_corpus_file):
     drops: Counter[str] = Counter()
-    scores = read_scores(music21_corpus("oneills1850/0001-0050.abc"), drops=drops)
+    scores = read_scores(music21_corpus_file("oneills1850/0001-0050.abc"), drops=drops)
     assert len(scores) == 50
     assert not drops
     assert scores[0].key == Key(7, "minor") and scores[0].time_signature == (2, 4)
@@ -103,8 +92,8 @@ def test_oneills_book_reads_every_tune():
 
 # --- MusicXML ---------------------------------------------------------------------------------
 
-def test_bach_chorale_reads_four_voices_with_the_upbeat_in_place():
-    [score] = read_scores(music21_corpus("bach/bwv66.6.mxl"))
+def test_bach_chorale_reads_four_voices_with_the_upbeat_in_place(music21_corpus_file):
+    [score] = read_scores(music21_corpus_file("bach/bwv66.6.mxl"))
     assert [t.name for t in score.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
     assert (score.time_signature, score.key) == ((4, 4), Key(6, "minor"))
     soprano = score.tracks[0].notes
@@ -112,10 +101,10 @@ def test_bach_chorale_reads_four_voices_with_the_upbeat_in_place():
     assert [n.pitch for n in soprano[:6]] == [73, 71, 69, 71, 73, 76]
 
 
-def test_from_music21_takes_the_top_line_of_all_parts():
+def test_from_music21_takes_the_top_line_of_all_parts(music21_corpus_file):
     import music21
 
-    chorale = music21.converter.parse(music21_corpus("bach/bwv66.6.mxl"))
+    chorale = music21.converter.parse(music21_corpus_file("bach/bwv66.6.mxl"))
     melody = from_music21(chorale, source="bwv66.6")
     assert melody.pitches[:6] == [73, 71, 69, 71, 73, 76]
     assert melody.key == Key(6, "minor") and melody.source == "bwv66.6"

@@ -7,8 +7,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-import pretty_midi
 import pytest
 
 import melodyrnn as mr
@@ -16,31 +14,8 @@ from melodyrnn.errors import CorpusError
 from melodyrnn.prepare import build, recipes, splits
 from melodyrnn.prepare.shards import read_split
 
-
-def write_tune(path: Path, pitches: list[int], quarter_seconds: float = 0.5) -> None:
-    """A one-track MIDI file of quarter notes, written with pretty_midi directly."""
-    pm = pretty_midi.PrettyMIDI(initial_tempo=60 / quarter_seconds)
-    inst = pretty_midi.Instrument(program=0)
-    for i, p in enumerate(pitches):
-        inst.notes.append(pretty_midi.Note(velocity=80, pitch=p, start=i * quarter_seconds,
-                                           end=(i + 1) * quarter_seconds))
-    pm.instruments.append(inst)
-    pm.write(str(path))
-
-
-def make_folder(root: Path, n: int = 12) -> Path:
-    folder = root / "tunes"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    for i in range(n):
-        write_tune(folder / f"tune{i:02d}.mid", [int(p) for p in rng.choice(scale, size=16)])
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("MELODYRNN_CACHE", str(tmp_path / "cache"))
+# cache hits are counted: every test starts from an empty cache
+pytestmark = pytest.mark.usefixtures("fresh_melody_cache")
 
 
 def test_named_corpora_have_recipes():
@@ -85,8 +60,8 @@ def test_tracks_and_parts_of_one_tune_share_a_split():
     assert splits.tune_group("music21:x.abc#3:track0:part1") == "music21:x.abc#3"
 
 
-def test_prepare_folder_writes_consistent_dataset(tmp_path):
-    folder = make_folder(tmp_path)
+def test_prepare_folder_writes_consistent_dataset(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path)
     out = tmp_path / "ds"
     report = build.prepare([str(folder)], out, progress=False, valid=0.2, test=0.2)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -104,8 +79,8 @@ def test_prepare_folder_writes_consistent_dataset(tmp_path):
     assert "prepared" in report.summary() and "melodies 12" in report.summary()
 
 
-def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path, edge_midi):
-    folder = make_folder(tmp_path, n=6)
+def test_prepare_mixed_good_and_bad_files_lists_skips(tmp_path, edge_midi, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=6)
     for name in ("test-empty-file.mid", "test-not-a-midi-file.mid",
                  "test-corrupt-file-missing-byte.mid", "test-all-gm-percussion.mid"):
         shutil.copy(edge_midi(name), folder / name)
@@ -132,8 +107,8 @@ def test_prepare_with_nothing_usable_fails_clearly(tmp_path):
     assert not (tmp_path / "ds").exists()
 
 
-def test_rerun_is_up_to_date_and_cache_is_used(tmp_path):
-    folder = make_folder(tmp_path, n=4)
+def test_rerun_is_up_to_date_and_cache_is_used(tmp_path, make_tune_folder, write_tune):
+    folder = make_tune_folder(tmp_path, n=4)
     out = tmp_path / "ds"
     first = build.prepare([str(folder)], out, progress=False)
     again = build.prepare([str(folder)], out, progress=False)
@@ -145,8 +120,8 @@ def test_rerun_is_up_to_date_and_cache_is_used(tmp_path):
     assert not changed.up_to_date and changed.cached_files == 3
 
 
-def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch):
-    folder = make_folder(tmp_path, n=4)
+def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=4)
     out = tmp_path / "ds"
     build.prepare([str(folder)], out, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -164,8 +139,8 @@ def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch)
     assert not list(tmp_path.glob(".ds.tmp-*"))  # the killed run's leftovers are cleaned
 
 
-def test_refuses_to_overwrite_a_folder_that_is_not_a_dataset(tmp_path):
-    folder = make_folder(tmp_path, n=2)
+def test_refuses_to_overwrite_a_folder_that_is_not_a_dataset(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=2)
     out = tmp_path / "mine"
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
@@ -174,8 +149,8 @@ def test_refuses_to_overwrite_a_folder_that_is_not_a_dataset(tmp_path):
     assert (out / "precious.txt").read_text() == "keep me"
 
 
-def test_grid_tokenizer_and_transposition_augmentation(tmp_path):
-    folder = make_folder(tmp_path, n=6)
+def test_grid_tokenizer_and_transposition_augmentation(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=6)
     plain = build.prepare([str(folder)], tmp_path / "a", progress=False, tokenizer="grid")
     assert json.loads((tmp_path / "a" / "tokenizer.json").read_text())["name"] == "grid"
     aug = build.prepare([str(folder)], tmp_path / "b", progress=False, transpose=(-2, 2))
@@ -197,8 +172,8 @@ def test_prepare_essen_kinder(tmp_path):
     assert [m.notes for m in named] == [m.notes for m in valid]
 
 
-def test_unreadable_entry_is_skipped_not_a_crash(tmp_path):
-    folder = make_folder(tmp_path, n=3)
+def test_unreadable_entry_is_skipped_not_a_crash(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=3)
     (folder / "not-a-file.mid").mkdir()  # matched by suffix, but cannot be read as a file
     report = build.prepare([str(folder)], tmp_path / "ds", progress=False)
     assert sum(report.melodies.values()) == 3

@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -19,22 +20,27 @@ from melodyrnn.fit.cli import make_cli, run_cli
 from melodyrnn.fit.datamodule import MelodyDataModule, PackedWindows, PaddedMelodies
 from melodyrnn.fit.module import MelodyLightningModule
 from melodyrnn.prepare.shards import read_split
-from tests.tiny_dataset import VOCAB, write_tiny_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = str(ROOT / "configs" / "tiny.yaml")
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "scales")
+@pytest.fixture
+def dataset(scales_dataset: Path) -> Path:
+    """The scale-run dataset of conftest.py (scales_vocab is `scales_vocab`)."""
+    return scales_dataset
 
 
-def fit(dataset: Path, runs: Path, *extra: str) -> object:
-    """Run `fit` with the tiny config into `runs`; returns the LightningCLI."""
-    return make_cli(["fit", "--config", TINY, "--data.path", str(dataset),
-                    "--trainer.default_root_dir", str(runs),
-                    "--trainer.enable_progress_bar", "false", *extra])
+@pytest.fixture
+def tiny_config(configs_dir: Path) -> str:
+    return str(configs_dir / "tiny.yaml")
+
+
+@pytest.fixture
+def fit(tiny_config: str) -> Callable:
+    """fit(dataset, runs, *extra): run `fit` with the tiny config into `runs`; the LightningCLI."""
+    def run(dataset: Path, runs: Path, *extra: str) -> object:
+        return make_cli(["fit", "--config", tiny_config, "--data.path", str(dataset),
+                        "--trainer.default_root_dir", str(runs),
+                        "--trainer.enable_progress_bar", "false", *extra])
+    return run
 
 
 def read_metrics(version_dir: Path) -> list[dict[str, str]]:
@@ -48,9 +54,9 @@ def column(rows: list[dict[str, str]], name: str) -> list[float]:
 
 # ---- data ------------------------------------------------------------------------------------
 
-def test_packed_windows_cover_every_token_once(dataset: Path) -> None:
+def test_packed_windows_cover_every_token_once(dataset: Path, scales_vocab: list[str]) -> None:
     split = read_split(dataset, "train")
-    bos, pad = VOCAB.index("BOS"), VOCAB.index("PAD")
+    bos, pad = scales_vocab.index("BOS"), scales_vocab.index("PAD")
     windows = PackedWindows(dataset, "train", seq_len=32, pad_id=pad, bos_id=bos)
     inputs = torch.cat([windows[i][0] for i in range(len(windows))]).numpy()
     targets = torch.cat([windows[i][1] for i in range(len(windows))]).numpy()
@@ -63,9 +69,9 @@ def test_packed_windows_cover_every_token_once(dataset: Path) -> None:
     assert windows.real_token_share() > 0.99
 
 
-def test_padded_melodies_are_bucketed_and_padded(dataset: Path) -> None:
+def test_padded_melodies_are_bucketed_and_padded(dataset: Path, scales_vocab: list[str]) -> None:
     split = read_split(dataset, "train")
-    pad, bos = VOCAB.index("PAD"), VOCAB.index("BOS")
+    pad, bos = scales_vocab.index("PAD"), scales_vocab.index("BOS")
     assert (split.lengths - 1 > 32).any()  # some melodies are longer than a row: they are cut
     batches = PaddedMelodies(dataset, "train", seq_len=32, batch_size=16, pad_id=pad)
     real_targets, rows_from_bos, rows, longest_before = 0, 0, 0, 0
@@ -91,10 +97,10 @@ def test_padded_melodies_are_bucketed_and_padded(dataset: Path) -> None:
     assert 0.9 < batches.real_token_share() <= 1.0
 
 
-def test_datamodule_exposes_vocabulary_and_refuses_missing_dataset(dataset: Path,
-                                                                    tmp_path: Path) -> None:
+def test_datamodule_exposes_vocabulary_and_refuses_missing_dataset(
+        dataset: Path, tmp_path: Path, scales_vocab: list[str]) -> None:
     data = MelodyDataModule(str(dataset), batch_size=4, seq_len=8)
-    assert (data.vocab_size, data.pad_id) == (len(VOCAB), VOCAB.index("PAD"))
+    assert (data.vocab_size, data.pad_id) == (len(scales_vocab), scales_vocab.index("PAD"))
     assert data.tokenizer["name"] == "note"
     assert data.dataset_info["manifest"]["corpus"] == "synthetic-scales"
     with pytest.raises(CorpusError, match="does not exist"):
@@ -106,7 +112,8 @@ def test_datamodule_exposes_vocabulary_and_refuses_missing_dataset(dataset: Path
 
 # ---- fitting ---------------------------------------------------------------------------------
 
-def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path) -> None:
+def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path, fit: Callable,
+                                               scales_vocab: list[str]) -> None:
     cli = fit(dataset, tmp_path, "--trainer.max_epochs", "4")
     run = tmp_path / "tiny" / "version_0"
     assert {p.name for p in (run / "checkpoints").iterdir()} >= {"last.ckpt"}
@@ -120,7 +127,7 @@ def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path) ->
     val_loss, train_loss = column(rows, "val_loss"), column(rows, "train_loss")
     assert len(val_loss) == len(train_loss) == 4
     assert val_loss[-1] < val_loss[0] and train_loss[-1] < train_loss[0]
-    assert val_loss[-1] < math.log(len(VOCAB))  # better than guessing uniformly
+    assert val_loss[-1] < math.log(len(scales_vocab))  # better than guessing uniformly
     for stage in ("train", "val"):
         loss, ppl = column(rows, f"{stage}_loss"), column(rows, f"{stage}_ppl")
         assert ppl == pytest.approx([math.exp(x) for x in loss], rel=1e-5)
@@ -129,8 +136,8 @@ def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path) ->
     assert len(column(rows, "train_grad_norm")) == cli.trainer.global_step
     # bits per note: the same total nats, per Pitch_ token instead of per token, in bits
     valid = read_split(dataset, "valid").tokens[1:]
-    tokens = int((valid != VOCAB.index("BOS")).sum())
-    notes = int(sum(VOCAB[t].startswith("Pitch_") for t in valid))
+    tokens = int((valid != scales_vocab.index("BOS")).sum())
+    notes = int(sum(scales_vocab[t].startswith("Pitch_") for t in valid))
     expected_bpn = [x * tokens / notes / math.log(2) for x in val_loss]
     assert column(rows, "val_bpn") == pytest.approx(expected_bpn, rel=1e-5)
 
@@ -141,7 +148,7 @@ def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path) ->
     ["--model.tbptt_steps", "8", "--model.lr_schedule", "plateau"],
     ["--data.packing", "pad", "--model.optimizer", "sgd", "--model.lr", "0.5"],
 ], ids=["gru-onehot", "rnn-cosine", "tbptt-plateau", "pad-sgd"])
-def test_variants_train(dataset: Path, tmp_path: Path, extra: list[str]) -> None:
+def test_variants_train(dataset: Path, tmp_path: Path, extra: list[str], fit: Callable) -> None:
     cli = fit(dataset, tmp_path, "--trainer.max_epochs", "2", "--trainer.limit_train_batches",
               "4", *extra)
     rows = read_metrics(tmp_path / "tiny" / "version_0")
@@ -165,11 +172,11 @@ class _GradNormAfterStep(L.Callback):
             [torch.linalg.vector_norm(g) for g in grads])).item())
 
 
-def test_clipping_bounds_the_norm_and_logs_it_before_clipping(dataset: Path,
-                                                              tmp_path: Path) -> None:
+def test_clipping_bounds_the_norm_and_logs_it_before_clipping(dataset: Path, tmp_path: Path,
+                                                              tiny_config: str) -> None:
     probe = _GradNormAfterStep()
     # run=False: build the trainer without fitting, so the probe can join its callbacks
-    cli = make_cli(["--config", TINY, "--data.path", str(dataset),
+    cli = make_cli(["--config", tiny_config, "--data.path", str(dataset),
                    "--trainer.default_root_dir", str(tmp_path),
                    "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1",
                    "--model.grad_clip_norm", "0.01"], run=False)
@@ -180,7 +187,8 @@ def test_clipping_bounds_the_norm_and_logs_it_before_clipping(dataset: Path,
     assert min(logged) > 0.01  # the logged norm is taken before clipping
 
 
-def test_resume_from_last_continues_counting_epochs(dataset: Path, tmp_path: Path) -> None:
+def test_resume_from_last_continues_counting_epochs(dataset: Path, tmp_path: Path,
+                                                   fit: Callable) -> None:
     first = fit(dataset, tmp_path, "--trainer.max_epochs", "2")
     steps = first.trainer.global_step
     second = fit(dataset, tmp_path, "--trainer.max_epochs", "3", "--ckpt_path", "last")
@@ -190,7 +198,7 @@ def test_resume_from_last_continues_counting_epochs(dataset: Path, tmp_path: Pat
     assert len(column(read_metrics(tmp_path / "tiny" / "version_1"), "val_loss")) == 1
 
 
-def test_same_seed_gives_identical_weights(dataset: Path, tmp_path: Path) -> None:
+def test_same_seed_gives_identical_weights(dataset: Path, tmp_path: Path, fit: Callable) -> None:
     runs = [fit(dataset, tmp_path / name, "--seed_everything", "7", "--trainer.max_epochs", "1",
                 "--model.dropout", "0.3", "--model.num_layers", "2")
             for name in ("a", "b")]
@@ -199,7 +207,7 @@ def test_same_seed_gives_identical_weights(dataset: Path, tmp_path: Path) -> Non
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-def test_bad_values_end_in_one_sentence(dataset: Path, tmp_path: Path,
+def test_bad_values_end_in_one_sentence(dataset: Path, tmp_path: Path, fit: Callable,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         fit(dataset, tmp_path, "--model.tie_weights", "true")
@@ -216,8 +224,9 @@ def test_bad_values_end_in_one_sentence(dataset: Path, tmp_path: Path,
     assert "model.cell" in capsys.readouterr().err
 
 
-def test_run_cli_returns_zero_for_the_melodyrnn_command(dataset: Path, tmp_path: Path) -> None:
-    assert run_cli(["fit", "--config", TINY, "--data.path", str(dataset),
+def test_run_cli_returns_zero_for_the_melodyrnn_command(dataset: Path, tmp_path: Path,
+                                                        tiny_config: str) -> None:
+    assert run_cli(["fit", "--config", tiny_config, "--data.path", str(dataset),
                     "--trainer.default_root_dir", str(tmp_path), "--trainer.max_epochs", "1",
                     "--trainer.limit_train_batches", "2",
                     "--trainer.enable_progress_bar", "false"]) == 0
@@ -226,8 +235,8 @@ def test_run_cli_returns_zero_for_the_melodyrnn_command(dataset: Path, tmp_path:
 
 @pytest.mark.parametrize(("config", "hidden_size"), [("folk", 256), ("large", 1024)])
 def test_shipped_configs_build(dataset: Path, tmp_path: Path, config: str,
-                               hidden_size: int) -> None:
-    cli = make_cli(["--config", str(ROOT / "configs" / f"{config}.yaml"),
+                               hidden_size: int, configs_dir: Path) -> None:
+    cli = make_cli(["--config", str(configs_dir / f"{config}.yaml"),
                     "--data.path", str(dataset), "--trainer.default_root_dir", str(tmp_path)],
                    run=False)
     assert cli.model.net.hidden_size == hidden_size
@@ -236,14 +245,13 @@ def test_shipped_configs_build(dataset: Path, tmp_path: Path, config: str,
     assert cli.trainer.checkpoint_callback.save_last
 
 
-def _module(**options: object) -> MelodyLightningModule:
-    tokenizer = {"name": "note", "options": {}, "vocab": VOCAB}
-    base = {"vocab_size": len(VOCAB), "embedding_dim": 8, "hidden_size": 12, "num_layers": 1,
-            "tokenizer": tokenizer}
-    return MelodyLightningModule(**{**base, **options})
+def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path,
+                                                           scales_tokenizer: dict) -> None:
+    def _module(**options: object) -> MelodyLightningModule:
+        base = {"vocab_size": len(scales_tokenizer["vocab"]), "embedding_dim": 8,
+                "hidden_size": 12, "num_layers": 1, "tokenizer": scales_tokenizer}
+        return MelodyLightningModule(**{**base, **options})
 
-
-def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path) -> None:
     source = _module()
     checkpoint = {"state_dict": source.state_dict(), "hyper_parameters": dict(source.hparams)}
     torch.save(checkpoint, tmp_path / "source.ckpt")
@@ -252,7 +260,7 @@ def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path) -> No
     target.setup("fit")
     assert all(torch.equal(a, b) for a, b in zip(target.state_dict().values(),
                                                  source.state_dict().values(), strict=True))
-    other_vocab = {"name": "grid", "options": {}, "vocab": [*VOCAB[:-1], "Bar"]}
+    other_vocab = {"name": "grid", "options": {}, "vocab": [*scales_tokenizer["vocab"][:-1], "Bar"]}
     with pytest.raises(ModelError, match="different vocabulary"):
         _module(init_from=str(tmp_path / "source.ckpt"), tokenizer=other_vocab).setup("fit")
     with pytest.raises(ModelError, match="hidden_size 12 vs 16"):
@@ -260,8 +268,9 @@ def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_ddp_on_two_cpu_processes(dataset: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "melodyrnn", "fit", "--config", TINY,
+def test_ddp_on_two_cpu_processes(dataset: Path, tmp_path: Path, scales_vocab: list[str],
+                                  tiny_config: str) -> None:
+    command = [sys.executable, "-m", "melodyrnn", "fit", "--config", tiny_config,
                "--data.path", str(dataset), "--trainer.default_root_dir", str(tmp_path),
                "--trainer.enable_progress_bar", "false", "--trainer.strategy", "ddp",
                "--trainer.devices", "2", "--trainer.accelerator", "cpu"]
@@ -270,4 +279,4 @@ def test_ddp_on_two_cpu_processes(dataset: Path, tmp_path: Path) -> None:
     checkpoints = tmp_path / "tiny" / "version_0" / "checkpoints"
     assert (checkpoints / "last.ckpt").is_file()
     hparams = torch.load(checkpoints / "last.ckpt", weights_only=True)["hyper_parameters"]
-    assert json.dumps(hparams["tokenizer"]["vocab"]) == json.dumps(VOCAB)
+    assert json.dumps(hparams["tokenizer"]["vocab"]) == json.dumps(scales_vocab)
