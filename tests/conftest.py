@@ -284,6 +284,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, configs_dir: Path) -> P
 
 
 @pytest.fixture(scope="session")
+def clean_decode() -> Callable[..., int]:
+    """clean_decode(model, melody): grammar errors when the melody's tokens are decoded again
+    (0 = the model wrote a valid sequence)."""
+    def errors(model, melody: Melody) -> int:
+        return model.tokenizer.decode(model.tokenizer.encode(melody), return_errors=True)[1]
+    return errors
+
+
+@pytest.fixture(scope="session")
 def tiny_data(tiny_model: Path) -> Path:
     """The dataset the tiny model was trained on."""
     return tiny_model.parent / "data"

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from melodyrnn.cli import main
 from melodyrnn.errors import ModelError, WriteError
 from melodyrnn.fit.cli import make_cli
 from melodyrnn.fit.module import MelodyLightningModule
@@ -78,15 +77,6 @@ def test_export_does_not_overwrite_unless_asked(tmp_path: Path, write_checkpoint
     with pytest.raises(WriteError, match="exists"):
         export_bundle(ckpt, tmp_path / "bundle")
     export_bundle(ckpt, tmp_path / "bundle", overwrite=True)
-
-
-def test_export_main_prints_where_it_wrote(tmp_path: Path, write_checkpoint: Callable,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    ckpt = write_checkpoint(tmp_path / "m.ckpt")
-    assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0
-    assert "wrote bundle" in capsys.readouterr().out
-    assert main(["export", str(tmp_path / "nothing.ckpt"), str(tmp_path / "out2")]) == 1
-    assert "melodyrnn: error:" in capsys.readouterr().err
 
 
 def test_truncated_weights_raise_model_error(tmp_path: Path, write_checkpoint: Callable) -> None:

@@ -1,63 +1,20 @@
-"""Corpus recipes, the stable split, and `prepare` over good, bad and mixed inputs."""
+"""`prepare` over good, bad and mixed inputs: the dataset, its report, the cache, restarts."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import melodyrnn as mr
 from melodyrnn.errors import CorpusError
-from melodyrnn.prepare import build, recipes, splits
+from melodyrnn.prepare import build
 from melodyrnn.prepare.shards import read_split
 
 # cache hits are counted: every test starts from an empty cache
 pytestmark = pytest.mark.usefixtures("fresh_melody_cache")
-
-
-def test_named_corpora_have_recipes():
-    names = recipes.corpus_names()
-    for name in ("essen", "essen-kinder", "oneills", "ryans", "bach-soprano", "folk"):
-        assert name in names
-        recipe = recipes.resolve_recipe(name)
-        assert recipe.sources and recipe.files(), name
-
-
-def test_recipe_errors_name_file_and_key(tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text('sources = ["x"]\nsplitt = 1\n')
-    with pytest.raises(CorpusError, match=r"bad\.toml.*splitt"):
-        recipes.read_recipe(bad)
-    bad.write_text('sources = ["x"]\n[split]\nvalid = 0.6\ntest = 0.5\n')
-    with pytest.raises(CorpusError, match="split fractions"):
-        recipes.read_recipe(bad)
-    bad.write_text("sources = [")
-    with pytest.raises(CorpusError, match="not valid TOML"):
-        recipes.read_recipe(bad)
-
-
-def test_unknown_source_lists_corpus_names():
-    with pytest.raises(CorpusError, match="essen-kinder"):
-        recipes.recipe_for(["no-such-corpus"])
-
-
-def test_split_is_stable_and_roughly_proportional():
-    ids = [f"music21:essenFolksong/kinder0.abc#{i}" for i in range(4000)]
-    first = [splits.split_of(i, 0.1, 0.1) for i in ids]
-    assert first == [splits.split_of(i, 0.1, 0.1) for i in ids]  # same answer every time
-    counts = Counter(first)
-    assert 0.08 < counts["valid"] / len(ids) < 0.12
-    assert 0.08 < counts["test"] / len(ids) < 0.12
-    # a tune's split depends on its own id only, so adding tunes never moves the others
-    more = ids + [f"new#{i}" for i in range(500)]
-    assert [splits.split_of(i, 0.1, 0.1) for i in more][:4000] == first
-
-
-def test_tracks_and_parts_of_one_tune_share_a_split():
-    assert splits.tune_group("music21:x.abc#3:track0:part1") == "music21:x.abc#3"
 
 
 def test_prepare_folder_writes_consistent_dataset(tmp_path, make_tune_folder):

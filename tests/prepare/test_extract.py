@@ -1,4 +1,4 @@
-"""Melody extraction (skyline, strict, splits, filters counting drops), keys, transposition."""
+"""Melody extraction: skyline and strict, splits at silences, filters that count each drop."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import pytest
 
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
-from melodyrnn.core.score import Score, Track, is_monophonic, skyline
-from melodyrnn.errors import ConfigError, MelodyError, ReadError
-from melodyrnn.io import read_scores
+from melodyrnn.core.score import Score, Track
+from melodyrnn.errors import ConfigError
 from melodyrnn.prepare.extract import extract_melodies, read_melodies
-from melodyrnn.prepare.transpose import augment_transpositions, estimate_key, normalize_key
 
 
 def run(pitches: list[int], start: int = 0, duration: int = 4) -> list[Note]:
@@ -26,21 +24,6 @@ def triples(melody: Melody) -> list[tuple[int, int, int]]:
 
 
 SCALE = [60, 62, 64, 65, 67, 69, 71, 72]
-
-# --- skyline and strict -----------------------------------------------------------------------
-
-
-def test_skyline_rules():
-    notes = [Note(60, 0, 8), Note(64, 0, 4), Note(67, 0, 2),  # chord: its top note, 67
-             Note(62, 2, 4),  # 67 has ended: kept
-             Note(59, 4, 2),  # lower than the sounding 62: masked, dropped
-             Note(65, 5, 3),  # higher than the sounding 62: 62 is cut at step 5
-             Note(65, 7, 2)]  # same pitch again: a new note, the first 65 is cut
-    line = skyline(notes)
-    assert [(n.pitch, n.start_step, n.duration_steps) for n in line] == [
-        (67, 0, 2), (62, 2, 3), (65, 5, 2), (65, 7, 2)]
-    assert is_monophonic(line)
-    assert not is_monophonic(notes)
 
 
 @pytest.fixture
@@ -125,65 +108,3 @@ def test_read_melodies_keeps_a_short_primer_by_default(tmp_path):
     drops: Counter[str] = Counter()
     assert read_melodies(path, min_notes=8, drops=drops) == []
     assert drops == Counter({"too few notes": 1})
-
-
-def test_read_scores_refuses_unknown_missing_and_folders(tmp_path):
-    text = tmp_path / "notes.txt"
-    text.write_text("C D E")
-    with pytest.raises(ReadError, match=r"notes\.txt: unknown file type '\.txt'.*\.mid"):
-        read_scores(text)
-    with pytest.raises(ReadError, match=r"gone\.mid: no such file"):
-        read_scores(tmp_path / "gone.mid")
-    with pytest.raises(ReadError, match="is a directory"):
-        read_scores(tmp_path)
-
-
-# --- keys -------------------------------------------------------------------------------------
-
-def test_estimate_key_of_c_major_scale(c_major_scale):
-    assert estimate_key(c_major_scale) == Key(0, "major")
-
-
-def test_estimate_key_of_a_minor_tunes():
-    harmonic = [57, 60, 64, 69, 68, 69, 64, 60, 59, 57]
-    natural = [57, 59, 60, 62, 64, 62, 60, 59, 57, 64, 57]
-    for pitches in (harmonic, natural):
-        notes = [*run(pitches[:-1]), Note(pitches[-1], 4 * (len(pitches) - 1), 16)]
-        assert estimate_key(Melody(notes)) == Key(9, "minor")
-
-
-def test_estimate_key_needs_notes():
-    with pytest.raises(MelodyError, match="no notes"):
-        estimate_key(Melody([]))
-
-
-@pytest.mark.parametrize(("key", "shift", "new_key"), [
-    ("D:major", -2, "C:major"), ("F#:major", -6, "C:major"), ("F:major", -5, "C:major"),
-    ("E:minor", 5, "A:minor"), ("A:minor", 0, "A:minor"), ("D:dorian", 0, "D:dorian"),
-    ("A:dorian", 5, "D:dorian")])
-def test_normalize_key_moves_to_no_sharps_or_flats(key, shift, new_key):
-    melody = Melody(run(SCALE), key=key)
-    normal = normalize_key(melody)
-    assert normal.pitches == [p + shift for p in SCALE]
-    assert normal.key == Key.parse(new_key)
-
-
-def test_normalize_key_estimates_a_missing_key(c_major_scale):
-    eb = c_major_scale.transpose(3).replace(key=None)
-    normal = normalize_key(eb)
-    assert normal.pitches == list(c_major_scale.pitches)
-    assert normal.key == Key(0, "major")
-
-
-def test_normalize_key_stays_inside_midi():
-    high = Melody(run([119, 121, 123, 124, 126]), key="G:major")  # +5 would pass 127
-    assert normalize_key(high).pitches == [112, 114, 116, 117, 119]
-
-
-def test_augment_transpositions_stay_in_range(c_major_scale):
-    copies = augment_transpositions(c_major_scale)
-    assert [m.pitches[0] for m in copies] == list(range(55, 67))
-    assert {m.source for m in copies} == {c_major_scale.source}
-    narrow = augment_transpositions(c_major_scale, pitch_range=(58, 74))
-    assert [m.pitches[0] - 60 for m in narrow] == [-2, -1, 0, 1, 2]
-    assert augment_transpositions(c_major_scale, semitones=[60]) == []

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import re
-import wave
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -16,7 +14,7 @@ from melodyrnn.errors import ConfigError
 pytest.importorskip("verovio", reason="score rendering needs verovio (melodyrnn[render])")
 pytest.importorskip("cairosvg", reason="PNG/PDF output needs cairosvg (melodyrnn[render])")
 
-from melodyrnn.io.outputs import engrave, notebook
+from melodyrnn.io.outputs import engrave
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -196,18 +194,3 @@ def test_bad_layout_values_are_refused(c_major_scale):
 def test_empty_melody_renders_an_empty_bar():
     root = ET.fromstring(engrave.to_svg(Melody([])))
     assert groups(root, "note") == [] and measures(root) == 1
-
-
-# --- notebooks --------------------------------------------------------------------------------
-
-# without fluidsynth the plain synth plays, with a warning
-@pytest.mark.filterwarnings("ignore::melodyrnn.io.outputs.audio.SynthFallbackWarning")
-def test_notebook_html_holds_the_score_and_a_playable_wav(c_major_scale):
-    page = notebook.melody_repr_html(c_major_scale, sample_rate=16000)
-    assert page.count('class="note"') == 8
-    match = re.search(r'<audio controls[^>]* src="data:audio/wav;base64,([A-Za-z0-9+/=]+)"',
-                      page)
-    assert match
-    with wave.open(io.BytesIO(base64.b64decode(match.group(1)))) as wav:
-        assert wav.getframerate() == 16000
-        assert wav.getnframes() == 16000 * 5  # 4 s of scale, 1 s of ring-out
