@@ -269,7 +269,9 @@ def write_tiny_corpus() -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, configs_dir: Path) -> Path:
-    """A bundle of a tiny LSTM trained for a few seconds on 40 generated tunes."""
+    """A bundle of a tiny LSTM trained for a few seconds on 40 generated tunes.
+
+    Training takes several seconds, so the tests that use it are marked slow."""
     from melodyrnn.fit.cli import make_cli
     from melodyrnn.models.bundle import export_bundle
     from melodyrnn.prepare.build import prepare

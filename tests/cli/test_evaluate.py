@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from melodyrnn.cli import main
+
+# every test here scores the tiny model, which is trained once per session (a few seconds)
+pytestmark = pytest.mark.slow
 
 
 def test_cli_evaluate_json(tiny_model, tiny_data, capsys):

@@ -7,6 +7,7 @@ import pytest
 from melodyrnn.cli import main
 
 
+@pytest.mark.slow
 def test_cli_generate_writes_files_and_is_reproducible(tiny_model, tmp_path, capsys):
     args = ["generate", "--model", str(tiny_model), "--num", "2", "--bars", "4", "--seed", "5",
             "--formats", "mid,musicxml,wav", "--out", str(tmp_path / "a")]
@@ -21,6 +22,7 @@ def test_cli_generate_writes_files_and_is_reproducible(tiny_model, tmp_path, cap
         assert (tmp_path / "b" / f.name).read_bytes() == f.read_bytes(), f.name
 
 
+@pytest.mark.slow
 def test_cli_generate_refuses_to_overwrite(tiny_model, tmp_path, capsys):
     args = ["generate", "--model", str(tiny_model), "--notes", "8", "--seed", "1",
             "--formats", "mid", "--out", str(tmp_path)]
@@ -47,6 +49,7 @@ def test_cli_generate_bad_flags_exit_2(flags, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_bad_primer_is_one_sentence(tiny_model, tmp_path, capsys):
     assert main(["generate", "--model", str(tiny_model), "--primer", "C4 Q4",
                  "--out", str(tmp_path)]) == 1

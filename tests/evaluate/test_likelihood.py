@@ -18,6 +18,7 @@ def test_eval_result_figures():
     assert r.perplexity == pytest.approx(math.exp(10 * math.log(2) / 20))
 
 
+@pytest.mark.slow
 def test_evaluate_dataset_scores_model_and_baseline(tiny_model, tiny_data):
     results = evaluate_dataset(mr.load_model(tiny_model), tiny_data, "test")
     model, baseline = results["model"], results["baseline"]

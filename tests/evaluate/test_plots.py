@@ -74,6 +74,7 @@ def test_plot_piano_roll_and_no_overwrite(tmp_path: Path, folk_tune: Melody) -> 
         plot_piano_roll(folk_tune, out, force=False)
 
 
+@pytest.mark.slow
 def test_plot_metric_histograms(tmp_path: Path, folk_tune: Melody,
                                 c_major_scale: Melody) -> None:
     generated = [folk_tune.transpose(i) for i in range(3)]

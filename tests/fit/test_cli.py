@@ -49,6 +49,7 @@ def column(rows: list[dict[str, str]], name: str) -> list[float]:
     return [float(r[name]) for r in rows if r.get(name)]
 
 
+@pytest.mark.slow
 def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path, fit: Callable,
                                                scales_vocab: list[str]) -> None:
     cli = fit(dataset, tmp_path, "--trainer.max_epochs", "4")
@@ -79,6 +80,7 @@ def test_fit_lowers_loss_and_logs_every_metric(dataset: Path, tmp_path: Path, fi
     assert column(rows, "val_bpn") == pytest.approx(expected_bpn, rel=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [
     ["--model.cell", "gru", "--model.input", "onehot"],
     ["--model.cell", "rnn", "--model.lr_schedule", "cosine", "--model.warmup_steps", "2"],
@@ -109,6 +111,7 @@ class _GradNormAfterStep(L.Callback):
             [torch.linalg.vector_norm(g) for g in grads])).item())
 
 
+@pytest.mark.slow
 def test_clipping_bounds_the_norm_and_logs_it_before_clipping(dataset: Path, tmp_path: Path,
                                                               tiny_config: str) -> None:
     probe = _GradNormAfterStep()
@@ -124,6 +127,7 @@ def test_clipping_bounds_the_norm_and_logs_it_before_clipping(dataset: Path, tmp
     assert min(logged) > 0.01  # the logged norm is taken before clipping
 
 
+@pytest.mark.slow
 def test_resume_from_last_continues_counting_epochs(dataset: Path, tmp_path: Path,
                                                    fit: Callable) -> None:
     first = fit(dataset, tmp_path, "--trainer.max_epochs", "2")
@@ -135,6 +139,7 @@ def test_resume_from_last_continues_counting_epochs(dataset: Path, tmp_path: Pat
     assert len(column(read_metrics(tmp_path / "tiny" / "version_1"), "val_loss")) == 1
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_weights(dataset: Path, tmp_path: Path, fit: Callable) -> None:
     runs = [fit(dataset, tmp_path / name, "--seed_everything", "7", "--trainer.max_epochs", "1",
                 "--model.dropout", "0.3", "--model.num_layers", "2")
@@ -144,6 +149,7 @@ def test_same_seed_gives_identical_weights(dataset: Path, tmp_path: Path, fit: C
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
+@pytest.mark.slow
 def test_bad_values_end_in_one_sentence(dataset: Path, tmp_path: Path, fit: Callable,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -161,6 +167,7 @@ def test_bad_values_end_in_one_sentence(dataset: Path, tmp_path: Path, fit: Call
     assert "model.cell" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_cli_returns_zero_for_the_melodyrnn_command(dataset: Path, tmp_path: Path,
                                                         tiny_config: str) -> None:
     assert run_cli(["fit", "--config", tiny_config, "--data.path", str(dataset),

@@ -16,6 +16,7 @@ def model(tiny_model):
     return mr.load_model(tiny_model)
 
 
+@pytest.mark.slow
 def test_score_reports_bits_per_note(model):
     melody = model.generate(num=1, notes=16, seed=0)[0]
     result = model.score(melody)
@@ -23,6 +24,7 @@ def test_score_reports_bits_per_note(model):
     assert result.bits_per_note == pytest.approx(-result.log_likelihood / math.log(2) / 16)
 
 
+@pytest.mark.slow
 def test_model_exposes_network_tokenizer_and_corpus(model):
     logits, _state = model.network(torch.tensor([[model.tokenizer.bos_id]]))
     assert logits.shape == (1, 1, model.tokenizer.vocab_size)

@@ -32,6 +32,7 @@ def logits_of(network: torch.nn.Module) -> torch.Tensor:
         return network(ids)[0]
 
 
+@pytest.mark.slow
 def test_export_and_load_give_the_same_logits(trained: Path, tmp_path: Path,
                                               scales_tokenizer: dict) -> None:
     bundle = export_bundle(trained, tmp_path / "bundle")
@@ -47,6 +48,7 @@ def test_export_and_load_give_the_same_logits(trained: Path, tmp_path: Path,
     assert not network.training
 
 
+@pytest.mark.slow
 def test_bundle_json_records_network_tokenizer_provenance_and_metrics(
         trained: Path, tmp_path: Path, scales_tokenizer: dict) -> None:
     export_bundle(trained, tmp_path / "bundle")
@@ -154,6 +156,7 @@ def test_checkpoint_without_tokenizer_cannot_be_exported(tmp_path: Path,
         export_bundle(ckpt, tmp_path / "bundle")
 
 
+@pytest.mark.slow
 def test_fit_can_start_from_a_bundle(trained: Path, tmp_path: Path, configs_dir: Path) -> None:
     bundle = export_bundle(trained, tmp_path / "bundle")
     dataset = Path(json.loads((bundle / "bundle.json").read_text())["dataset"]["path"])

@@ -95,6 +95,7 @@ def test_title_is_printed_and_music21_credits_are_not(c_major_scale):
     assert "Music21" not in titled and "Music21" not in engrave.to_svg(c_major_scale)
 
 
+@pytest.mark.slow
 def test_long_melody_is_one_tall_svg_with_every_bar():
     root = ET.fromstring(engrave.to_svg(sixty_four_bars()))
     assert measures(root) == 64
@@ -103,6 +104,7 @@ def test_long_melody_is_one_tall_svg_with_every_bar():
         root.get("width", "0").removesuffix("px"))
 
 
+@pytest.mark.slow
 def test_pages_beyond_verovios_height_limit_are_stacked(monkeypatch):
     monkeypatch.setattr(engrave, "_MAX_PAGE_HEIGHT", 1500)  # force several pages
     root = ET.fromstring(engrave.to_svg(sixty_four_bars()))
@@ -164,6 +166,7 @@ def test_png_is_an_opaque_white_image_at_the_requested_zoom(c_major_scale):
     assert dark > 1_000  # the staff and notes are drawn
 
 
+@pytest.mark.slow
 def test_pdf_of_a_long_melody_has_several_a4_pages():
     # half the page width in verovio units: notes twice as big, the 64 bars need pages
     data = engrave.to_pdf(sixty_four_bars(), title="Long", page_width=1050)

@@ -66,6 +66,7 @@ def melodies(draw) -> Melody:
     return Melody(notes, steps_per_quarter=spq, qpm=qpm, time_signature=(num, den), key=key)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(melody=melodies())
 def test_melody_musicxml_melody_round_trip(tmp_path_factory, melody):
