@@ -1,0 +1,19 @@
+"""`melodyrnn export`: a checkpoint to a bundle, and a one-line error for a missing one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from melodyrnn.cli import main
+
+
+def test_export_main_prints_where_it_wrote(tmp_path: Path, write_checkpoint: Callable,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = write_checkpoint(tmp_path / "m.ckpt")
+    assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0
+    assert "wrote bundle" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "nothing.ckpt"), str(tmp_path / "out2")]) == 1
+    assert "melodyrnn: error:" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""MIDI writing (key numbers, resolution, program) and Melody -> MIDI file -> Melody round trips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from melodyrnn.core.key import Key
+from melodyrnn.core.melody import Melody, Note
+from melodyrnn.io.inputs.midi import read_score
+from melodyrnn.io.outputs.midi import to_pretty_midi, write_midi
+from melodyrnn.prepare.extract import extract_melodies
+
+
+@pytest.mark.parametrize(("key", "number"), [
+    ("C:major", 0), ("Eb:major", 3), ("A:minor", 21), ("B:minor", 23), ("D:dorian", 0),
+    ("E:phrygian", 0), ("A:mixolydian", 2)])
+def test_key_numbers_written(key, number):
+    pm = to_pretty_midi(Melody([Note(60, 0, 4)], key=key))
+    assert pm.key_signature_changes[0].key_number == number
+
+
+@pytest.mark.parametrize("steps_per_quarter", [1, 3, 4, 7, 12, 96])
+def test_resolution_is_a_multiple_of_steps_per_quarter(steps_per_quarter):
+    pm = to_pretty_midi(Melody([Note(60, 1, 1)], steps_per_quarter=steps_per_quarter))
+    assert pm.resolution % steps_per_quarter == 0
+    assert pm.time_to_tick(pm.instruments[0].notes[0].start) == pm.resolution // steps_per_quarter
+
+
+@st.composite
+def melodies(draw) -> Melody:
+    """Random melodies whose first note lies in the first bar (extraction keeps bars)."""
+    spq = draw(st.sampled_from([4, 12]))
+    num, den = draw(st.sampled_from([(4, 4), (3, 4), (2, 4), (6, 8), (2, 2), (5, 8), (12, 8)]))
+    step = draw(st.integers(0, num * spq * 4 // den - 1))
+    notes = []
+    for _ in range(draw(st.integers(1, 20))):
+        duration = draw(st.integers(1, 8 * spq))
+        notes.append(Note(draw(st.integers(0, 127)), step, duration, draw(st.integers(1, 127))))
+        step += duration + draw(st.integers(0, 2 * spq))
+    qpm = draw(st.one_of(st.integers(20, 400).map(float),
+                         st.integers(200, 2000).map(lambda tenths: tenths / 10)))
+    key = draw(st.none() | st.builds(Key, st.integers(0, 11), st.sampled_from(["major",
+                                                                                "minor"])))
+    return Melody(notes, steps_per_quarter=spq, qpm=qpm, time_signature=(num, den), key=key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(melody=melodies())
+def test_melody_midi_file_melody_round_trip(tmp_path_factory, melody):
+    path = write_midi(melody, tmp_path_factory.mktemp("rt") / "melody.mid")
+    score = read_score(path, steps_per_quarter=melody.steps_per_quarter)
+    [back] = extract_melodies(score, min_notes=1, min_pitch_classes=1, split_gap_bars=None)
+    assert back == melody.replace(source=f"{path}:track0")
+    assert score.moved_onsets == 0
+
+
+def test_written_file_is_standard_midi(tmp_path, c_major_scale):
+    path = write_midi(c_major_scale, tmp_path / "scale.mid", program=40)
+    assert path.read_bytes()[:4] == b"MThd"
+    score = read_score(path)
+    assert score.tracks[0].program == 40
+    assert [n.pitch for n in score.tracks[0].notes] == list(c_major_scale.pitches)
+
+
+def test_pretty_midi_conversion_round_trip(folk_tune):
+    pm = folk_tune.to_pretty_midi(program=73)
+    assert pm.instruments[0].program == 73
+    back = Melody.from_pretty_midi(pm)
+    assert back.notes == folk_tune.notes
+    assert (back.qpm, back.time_signature) == (96.0, (6, 8))
+    assert back.key == Key(0, "major")  # MIDI stores D dorian as its signature, C major
