@@ -1,11 +1,8 @@
 """Does a generated melody copy its training set? Shared runs and shared n-grams.
 
-Notes are compared by what survives transposition and a change of grid: note i of a melody
-is the symbol (pitch_i - pitch_{i-1}, rest_i, duration_i), where rest_i = start_i - end_{i-1}
-is the silence before it and durations are in quarter notes (reduced fractions, so a melody at
-4 steps per quarter matches the same one at 12). A *run of k notes* starting at note i is the
-duration of note i followed by the symbols of notes i+1 .. i+k-1: k durations, k-1 intervals
-and k-1 rests. Two runs match when these are equal, so a copy transposed to any key is found.
+Notes are compared by their transposition- and grid-invariant symbols, and runs of notes by
+their hashes, both from `prepare.fingerprint`: two runs match when their intervals, rests and
+durations are equal, so a copy transposed to any key is found.
 
 For each generated melody, `OriginalityIndex.check` reports
 
@@ -15,9 +12,7 @@ For each generated melody, `OriginalityIndex.check` reports
   match a run of n notes anywhere in the training set (NaN with fewer than n notes);
 - is_copy: longest_shared_run >= copy_run or ngram_share >= copy_share.
 
-How: every run is reduced to a 64-bit hash built note by note (h_1 = hash of the first
-duration, h_{k+1} = mix(h_k) * B + symbol), so the runs of length k+1 are one vectorised step
-from those of length k. The index keeps, for k = 1..n, the sorted distinct hashes of all
+How: the index keeps, for k = 1..n, the sorted distinct hashes of all
 training runs of k notes, and every n-note run's hash with its position. A query walks k up
 from 1, keeping only the start positions whose run still matches (a run matches only if its
 prefix does); past n it carries along only the training positions whose run equals one of
@@ -36,65 +31,7 @@ import numpy as np
 
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import MelodyError
-
-_B = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (golden ratio)
-_SHIFT = np.uint64(29)
-
-
-def _mix(*columns: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of rows of small integers, column by column."""
-    h = np.zeros(len(columns[0]), dtype=np.uint64)
-    for c in columns:
-        h = _extend(h, c.astype(np.uint64))
-    return h
-
-
-def _extend(h: np.ndarray, symbol: np.ndarray) -> np.ndarray:
-    """The hash of a run one note longer: mix(h) * B + symbol, mod 2^64."""
-    h = h ^ (h >> _SHIFT)
-    return h * _B + symbol
-
-
-@dataclass(frozen=True)
-class _Symbols:
-    """Melodies flattened note by note: `first[p]` hashes note p's duration, `next[p]` its full
-    symbol (interval, rest, duration), `end[p]` is one past the last note of p's melody and
-    `melody[p]` the melody's index."""
-
-    first: np.ndarray
-    next: np.ndarray
-    end: np.ndarray
-    melody: np.ndarray
-    lengths: np.ndarray
-
-
-def _symbols(melodies: Sequence[Melody]) -> _Symbols:
-    lengths = np.array([len(m.notes) for m in melodies], dtype=np.int64)
-    total = int(lengths.sum())
-
-    def column(attr: str) -> np.ndarray:
-        return np.fromiter((getattr(n, attr) for m in melodies for n in m.notes),
-                           dtype=np.int64, count=total)
-
-    pitch, start, duration = column("pitch"), column("start_step"), column("duration_steps")
-    spq = np.repeat(np.array([m.steps_per_quarter for m in melodies], dtype=np.int64), lengths)
-    melody = np.repeat(np.arange(len(melodies), dtype=np.int64), lengths)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    end = np.repeat(offsets[1:], lengths)
-    is_first = np.zeros(total, dtype=bool)
-    is_first[offsets[:-1][lengths > 0]] = True
-    interval = np.where(is_first, 0, pitch - np.roll(pitch, 1))
-    rest = np.where(is_first, 0, start - np.roll(start + duration, 1))
-
-    def quarters(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        g = np.gcd(steps, spq)
-        return steps // g, spq // g
-
-    dur_num, dur_den = quarters(duration)
-    rest_num, rest_den = quarters(rest)
-    first = _mix(dur_num, dur_den)
-    nxt = _mix(interval + 256, rest_num, rest_den, dur_num, dur_den)
-    return _Symbols(first, nxt, end, melody, lengths)
+from melodyrnn.prepare.fingerprint import NoteSymbols, extend_hash, note_symbols
 
 
 @dataclass(frozen=True)
@@ -134,7 +71,7 @@ class OriginalityIndex:
                               f"{copy_run} and {copy_share}")
         self.ngram, self.copy_run, self.copy_share = ngram, copy_run, copy_share
         self.sources = [m.source for m in training_melodies]
-        self._train = _symbols(training_melodies)
+        self._train = note_symbols(training_melodies)
         # For k = 1..ngram: sorted distinct hashes of all k-note runs, and where one occurs.
         self._distinct: list[tuple[np.ndarray, np.ndarray]] = []
         pos = np.arange(len(self._train.first))
@@ -142,7 +79,7 @@ class OriginalityIndex:
         for k in range(1, ngram + 1):
             if k > 1:
                 keep = pos + k <= self._train.end[pos]
-                pos, h = pos[keep], _extend(h[keep], self._train.next[pos[keep] + k - 1])
+                pos, h = pos[keep], extend_hash(h[keep], self._train.next[pos[keep] + k - 1])
             values, first_at = np.unique(h, return_index=True)
             self._distinct.append((values, pos[first_at]))
         order = np.argsort(h, kind="stable")
@@ -157,7 +94,7 @@ class OriginalityIndex:
 
     def check_all(self, melodies: Sequence[Melody]) -> list[OriginalityResult]:
         """`check` for many melodies at once (much faster than one by one)."""
-        query = _symbols(melodies)
+        query = note_symbols(melodies)
         best = np.zeros(len(melodies), dtype=np.int64)
         match = np.full(len(melodies), -1, dtype=np.int64)
         shared = np.zeros(len(melodies), dtype=np.int64)
@@ -176,7 +113,7 @@ class OriginalityIndex:
                 matched_index=source_index))
         return results
 
-    def _walk_known(self, query: _Symbols, best: np.ndarray, match: np.ndarray,
+    def _walk_known(self, query: NoteSymbols, best: np.ndarray, match: np.ndarray,
                     shared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Runs of 1..ngram notes, looked up in the index; returns the n-runs that matched."""
         pos = np.arange(len(query.first))
@@ -184,7 +121,7 @@ class OriginalityIndex:
         for k, (values, where) in enumerate(self._distinct, start=1):
             if k > 1:
                 keep = pos + k <= query.end[pos]
-                pos, h = pos[keep], _extend(h[keep], query.next[pos[keep] + k - 1])
+                pos, h = pos[keep], extend_hash(h[keep], query.next[pos[keep] + k - 1])
             idx = np.minimum(np.searchsorted(values, h), len(values) - 1)
             found = values[idx] == h if len(values) else np.zeros(len(h), dtype=bool)
             pos, h, idx = pos[found], h[found], idx[found]
@@ -196,7 +133,7 @@ class OriginalityIndex:
                 shared += np.bincount(query.melody[pos], minlength=len(shared))
         return pos, h
 
-    def _walk_beyond(self, query: _Symbols, pos: np.ndarray, h: np.ndarray,
+    def _walk_beyond(self, query: NoteSymbols, pos: np.ndarray, h: np.ndarray,
                      best: np.ndarray, match: np.ndarray) -> None:
         """Runs longer than ngram notes, against only the training runs that still match."""
         wanted = np.unique(h)
@@ -211,9 +148,9 @@ class OriginalityIndex:
         while len(pos) and len(t_pos):
             k += 1
             keep = pos + k <= query.end[pos]
-            pos, h = pos[keep], _extend(h[keep], query.next[pos[keep] + k - 1])
+            pos, h = pos[keep], extend_hash(h[keep], query.next[pos[keep] + k - 1])
             keep = t_pos + k <= train.end[t_pos]
-            t_pos, t_h = t_pos[keep], _extend(t_h[keep], train.next[t_pos[keep] + k - 1])
+            t_pos, t_h = t_pos[keep], extend_hash(t_h[keep], train.next[t_pos[keep] + k - 1])
             order = np.lexsort((t_pos, t_h))  # by hash, then position: the first is reported
             t_pos, t_h = t_pos[order], t_h[order]
             idx = np.minimum(np.searchsorted(t_h, h), max(len(t_h) - 1, 0))

@@ -25,7 +25,7 @@ from melodyrnn.prepare.recipes import Recipe, recipe_for, source_id
 from melodyrnn.prepare.report import PrepareReport
 from melodyrnn.prepare.shards import write_split
 from melodyrnn.prepare.sources import _CACHE_VERSION, SourceFiles, extract_recipe
-from melodyrnn.prepare.splits import split_of, tune_group
+from melodyrnn.prepare.splits import DUPLICATE_RUN, assign_splits
 from melodyrnn.prepare.transpose import augment_transpositions, normalize_key
 from melodyrnn.tokenizers import get_tokenizer
 
@@ -39,7 +39,8 @@ def _inputs_hash(recipe: Recipe, sources: SourceFiles) -> str:
         h.update(str(source_id(path)).encode())
         h.update(sources.sha1.get(path, "unreadable").encode())
     settings = {k: v for k, v in recipe.__dict__.items() if k not in ("origin", "description")}
-    h.update(json.dumps([settings, FORMAT_VERSION, _CACHE_VERSION], sort_keys=True,
+    method = f"groups:{DUPLICATE_RUN}"  # how the split is made
+    h.update(json.dumps([settings, FORMAT_VERSION, _CACHE_VERSION, method], sort_keys=True,
                         default=str).encode())
     return h.hexdigest()
 
@@ -85,8 +86,9 @@ def _split_and_encode(melodies: list[Melody], recipe: Recipe, tokenizer: Any,
                       report: PrepareReport) -> dict[str, list[list[int]]]:
     splits: dict[str, list[list[int]]] = {"train": [], "valid": [], "test": []}
     notes: Counter[str] = Counter()
-    for melody in melodies:
-        split = split_of(tune_group(melody.source), recipe.valid, recipe.test)
+    assigned = assign_splits(melodies, recipe.valid, recipe.test)
+    report.duplicate_groups = assigned.duplicate_groups()
+    for melody, split in zip(melodies, assigned.of_melody, strict=True):
         if recipe.normalize_key:
             melody = normalize_key(melody)
         versions = [melody]
@@ -122,7 +124,10 @@ def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any,
         "tokenizer": {"name": tokenizer.name, "vocab_size": tokenizer.vocab_size},
         "counts": {"files": report.files, "tunes": report.tunes, "melodies": report.melodies,
                    "notes": report.notes, "tokens": report.tokens},
-        "split_method": "sha1 of each tune's source id (stable: adding files never reshuffles)",
+        "split_method": (f"tunes sharing a run of {DUPLICATE_RUN} notes (intervals, rests, "
+                         "durations) form a group; the sha1 of the group's smallest tune id "
+                         "picks its split"),
+        "duplicate_groups": _duplicates_entry(report.duplicate_groups),
         "drop_reasons": dict(report.drops.most_common()),
         "skipped_files": report.skipped_files,
         "quantization": {"moved_onsets": report.moved_onsets,
@@ -131,6 +136,14 @@ def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any,
         "inputs_hash": inputs_hash,
         "seconds": round(report.seconds, 2),
     }
+
+
+def _duplicates_entry(groups: list[list[str]]) -> dict[str, Any]:
+    """The manifest's account of the tunes kept together because they share a long run."""
+    sizes = Counter(len(g) for g in groups)
+    return {"run_notes": DUPLICATE_RUN, "groups": len(groups),
+            "tunes": sum(len(g) for g in groups),
+            "sizes": {str(size): sizes[size] for size in sorted(sizes)}, "members": groups}
 
 
 def _write_dataset(out: Path, splits: dict[str, list[list[int]]], tokenizer: Any,
@@ -172,4 +185,5 @@ def _report_from_manifest(out: Path, recipe: Recipe, manifest: dict[str, Any]) -
         skipped_files=manifest.get("skipped_files", {}),
         moved_onsets=manifest.get("quantization", {}).get("moved_onsets", 0),
         total_onsets=manifest.get("quantization", {}).get("total_onsets", 0),
-        vocab_size=manifest.get("tokenizer", {}).get("vocab_size", 0), up_to_date=True)
+        vocab_size=manifest.get("tokenizer", {}).get("vocab_size", 0), up_to_date=True,
+        duplicate_groups=manifest.get("duplicate_groups", {}).get("members", []))

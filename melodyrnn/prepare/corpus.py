@@ -9,7 +9,7 @@ from melodyrnn.errors import CorpusError
 from melodyrnn.prepare.recipes import recipe_for
 from melodyrnn.prepare.shards import SPLITS, read_split
 from melodyrnn.prepare.sources import extract_recipe
-from melodyrnn.prepare.splits import split_of, tune_group
+from melodyrnn.prepare.splits import assign_splits
 from melodyrnn.tokenizers import load_tokenizer
 
 
@@ -29,8 +29,8 @@ def load_corpus(name_or_dataset_dir: str | Path, split: str | None = None) -> li
     melodies, _report = extract_recipe(recipe, progress=False)
     if split is None:
         return melodies
-    return [m for m in melodies
-            if split_of(tune_group(m.source), recipe.valid, recipe.test) == split]
+    assigned = assign_splits(melodies, recipe.valid, recipe.test)
+    return [m for m, s in zip(melodies, assigned.of_melody, strict=True) if s == split]
 
 
 def _load_dataset(directory: Path, split: str | None) -> list[Melody]:

@@ -28,6 +28,7 @@ class PrepareReport:
     seconds: float = 0.0
     cached_files: int = 0
     up_to_date: bool = False
+    duplicate_groups: list[list[str]] = field(default_factory=list)  # tunes kept together
 
     def summary(self) -> str:
         """A one-screen, human summary."""
@@ -39,6 +40,10 @@ class PrepareReport:
                  + " / ".join(f"{k} {v:,}" for k, v in self.melodies.items()) + ")",
                  f"  notes {sum(self.notes.values()):,} | tokens {sum(self.tokens.values()):,}"
                  f" | vocabulary {self.vocab_size} ({self.recipe.tokenizer.get('name', 'note')})"]
+        if self.duplicate_groups:
+            lines.append(f"  {len(self.duplicate_groups):,} groups of tunes share a run of 16+ "
+                         f"notes ({sum(map(len, self.duplicate_groups)):,} tunes); each group "
+                         "stays in one split")
         if self.total_onsets:
             lines.append(f"  quantization moved {self.moved_onsets:,} of {self.total_onsets:,} "
                          f"onsets to the {self.recipe.steps_per_quarter}-per-quarter grid")

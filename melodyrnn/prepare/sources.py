@@ -100,6 +100,16 @@ def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any]) -> Fi
     return result
 
 
+def _as_file(result: FileResult, path: str, sid: str) -> FileResult:
+    """A cached result as the result of `path`: the cache is keyed by content, so it may have
+    been extracted from another file with the same bytes, whose id its melodies carry."""
+    for melody in result.melodies:
+        if melody["source"].startswith(result.sid):
+            melody["source"] = sid + melody["source"][len(result.sid):]
+    result.path, result.sid = path, sid
+    return result
+
+
 def _result_from_cache(data: dict[str, Any] | None) -> FileResult | None:
     try:
         return FileResult(**{**data, "drops": Counter(data["drops"])}) if data else None
@@ -144,8 +154,7 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
         key = extract_cache.key(sha1, options, _CACHE_VERSION)
         cached = _result_from_cache(extract_cache.load(key)) if use_cache else None
         if cached is not None:
-            cached.path, cached.sid = str(path), source_id(path)
-            results[str(path)] = cached
+            results[str(path)] = _as_file(cached, str(path), source_id(path))
             report.cached_files += 1
         else:
             todo.append((str(path), source_id(path), sha1, key))

@@ -11,7 +11,9 @@ import pytest
 import melodyrnn as mr
 from melodyrnn.errors import CorpusError
 from melodyrnn.prepare import build
+from melodyrnn.prepare.recipes import recipe_for
 from melodyrnn.prepare.shards import read_split
+from melodyrnn.prepare.sources import extract_recipe
 
 # cache hits are counted: every test starts from an empty cache
 pytestmark = pytest.mark.usefixtures("fresh_melody_cache")
@@ -136,3 +138,43 @@ def test_unreadable_entry_is_skipped_not_a_crash(tmp_path, make_tune_folder):
     assert sum(report.melodies.values()) == 3
     assert any("not-a-file.mid" in p and "unreadable" in r
                for p, r in report.skipped_files.items())
+
+
+def _dataset_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.glob("*.npy"))}
+
+
+def test_copies_share_a_split_however_the_dataset_is_built(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=30)
+    shutil.copy(folder / "tune03.mid", folder / "copy-of-03.mid")  # the same bytes
+    pm_tune = mr.read_melodies(folder / "tune05.mid")[0].transpose(5)
+    pm_tune.write(folder / "tune05-up-a-fourth.mid")
+    out = tmp_path / "ds"
+    cold = build.prepare([str(folder)], out, progress=False, use_cache=False, valid=0.3,
+                         test=0.3)
+    manifest = json.loads((out / "manifest.json").read_text())
+    groups = manifest["duplicate_groups"]
+    names = [sorted(Path(m).name for m in g) for g in groups["members"]]
+    assert sorted(names) == [["copy-of-03.mid", "tune03.mid"],
+                             ["tune05-up-a-fourth.mid", "tune05.mid"]]
+    assert (groups["run_notes"], groups["groups"], groups["tunes"]) == (16, 2, 4)
+    assert "2 groups of tunes share a run of 16+ notes (4 tunes)" in cold.summary()
+    first = _dataset_bytes(out)
+    warm = build.prepare([str(folder)], tmp_path / "warm", progress=False, valid=0.3, test=0.3)
+    again = build.prepare([str(folder)], tmp_path / "warm", progress=False, valid=0.3,
+                          test=0.3, force=True)
+    assert again.cached_files == 32
+    assert cold.melodies == warm.melodies == again.melodies
+    assert _dataset_bytes(tmp_path / "warm") == first
+
+
+def test_a_cached_file_is_named_by_its_own_path_not_its_twins(tmp_path, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=2)
+    twin = tmp_path / "elsewhere"
+    twin.mkdir()
+    shutil.copy(folder / "tune01.mid", twin / "other-name.mid")
+    build.prepare([str(twin)], tmp_path / "a", progress=False)  # caches the twin's melodies
+    melodies, report = extract_recipe(recipe_for([str(folder)]), progress=False)
+    assert report.cached_files == 1
+    assert sorted(Path(m.source.split(":track")[0]).name for m in melodies) == \
+        ["tune00.mid", "tune01.mid"]
