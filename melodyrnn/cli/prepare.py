@@ -12,13 +12,16 @@ from melodyrnn.prepare.recipes import corpus_names, resolve_recipe
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare", help="build a token dataset from a corpus, files or folders",
+        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s --list",
         description="Build a token dataset (numpy shards + manifest.json) from named corpora, "
                     "recipe files, or files and folders of MIDI, MusicXML or ABC.",
-        epilog="examples:\n  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
+        epilog="examples:\n  melodyrnn prepare --list\n"
+               "  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
                "  melodyrnn prepare my/midi/folder --out corpora/mine --strategy skyline\n"
                "  melodyrnn prepare oneills ryans --out corpora/folk --tokenizer grid",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
+    # nargs="*" so that `--list` works alone; run() refuses a missing SOURCE otherwise
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="corpus name (see --list), recipe .toml, file or folder")
     p.add_argument("--out", help="dataset folder to write (default: corpora/NAME)")
     p.add_argument("--list", action="store_true", help="list the named corpora and exit")
@@ -43,7 +46,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="ignore cached extractions")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, usage_error=p.error)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
             recipe = resolve_recipe(name)
             print(f"{name:14s} {recipe.description}  [{recipe.license}]")
         return 0
+    if not args.sources:
+        args.usage_error("the following arguments are required: SOURCE (or --list)")
     out = args.out
     if out is None:
         stem = "+".join(Path(s).stem if s.endswith(".toml") else Path(s).name or s
