@@ -7,6 +7,7 @@ import argparse
 from melodyrnn.cli import flags
 from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.recipes import corpus_names, resolve_recipe
+from melodyrnn.tokenizers import ENCODINGS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bars", type=flags.positive_int, help="longest melody kept, in bars")
     p.add_argument("--split-gap-bars", type=float,
                    help="split melodies at rests at least this many bars long (0: never)")
-    p.add_argument("--tokenizer", choices=["note", "grid"], help="token encoding")
+    p.add_argument("--tokenizer", choices=list(ENCODINGS), help="token encoding")
     p.add_argument("--steps-per-quarter", type=flags.positive_int,
                    help="quantization grid (4: sixteenths; 12: allows triplets)")
     p.add_argument("--valid", type=flags.fraction, help="share of tunes for validation")
