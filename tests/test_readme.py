@@ -151,6 +151,20 @@ def test_readme_block_parses(block: Block, monkeypatch: pytest.MonkeyPatch) -> N
             _parse_python(argv[1:])
 
 
+def test_prepare_list_runs_alone_and_a_missing_source_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from melodyrnn.cli import main
+
+    assert main(["prepare", "--list"]) == 0  # as the README writes it: no source needed
+    assert "essen-kinder" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["prepare", "--out", "corpora/x"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("melodyrnn prepare: error:") and "SOURCE" in err
+    assert len(err.splitlines()) == 1
+
+
 # --- the slow tests: run every runnable block, in order, in one folder ---------------------
 
 class Workspace:
