@@ -7,18 +7,22 @@ import argparse
 from melodyrnn.cli import flags
 from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.recipes import corpus_names, resolve_recipe
+from melodyrnn.tokenizers import ENCODINGS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "prepare", help="build a token dataset from a corpus, files or folders",
+        usage="%(prog)s [options] SOURCE [SOURCE ...]\n       %(prog)s --list",
         description="Build a token dataset (numpy shards + manifest.json) from named corpora, "
                     "recipe files, or files and folders of MIDI, MusicXML or ABC.",
-        epilog="examples:\n  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
+        epilog="examples:\n  melodyrnn prepare --list\n"
+               "  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
                "  melodyrnn prepare my/midi/folder --out corpora/mine --strategy skyline\n"
                "  melodyrnn prepare oneills ryans --out corpora/folk --tokenizer grid",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
+    # nargs="*" so that `--list` works alone; run() refuses a missing SOURCE otherwise
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="corpus name (see --list), recipe .toml, file or folder")
     p.add_argument("--out", help="dataset folder to write (default: corpora/NAME)")
     p.add_argument("--list", action="store_true", help="list the named corpora and exit")
@@ -30,7 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-bars", type=flags.positive_int, help="longest melody kept, in bars")
     p.add_argument("--split-gap-bars", type=float,
                    help="split melodies at rests at least this many bars long (0: never)")
-    p.add_argument("--tokenizer", choices=["note", "grid"], help="token encoding")
+    p.add_argument("--tokenizer", choices=list(ENCODINGS), help="token encoding")
     p.add_argument("--steps-per-quarter", type=flags.positive_int,
                    help="quantization grid (4: sixteenths; 12: allows triplets)")
     p.add_argument("--valid", type=flags.fraction, help="share of tunes for validation")
@@ -43,7 +47,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="ignore cached extractions")
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, usage_error=p.error)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             assert recipe is not None  # every corpus name is a recipe file's stem
             print(f"{name:14s} {recipe.description}  [{recipe.license}]")
         return 0
+    if not args.sources:
+        args.usage_error("the following arguments are required: SOURCE (or --list)")
     out = args.out
     if out is None:
         stem = "+".join(Path(s).stem if s.endswith(".toml") else Path(s).name or s

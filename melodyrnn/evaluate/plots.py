@@ -1,6 +1,6 @@
 """Pictures for people: training curves, a piano roll, and metric histograms of two sets.
 
-matplotlib is imported inside each function (`pip install 'melodyrnn[plots]'`) and drawn with
+matplotlib (the `plots` extra) is imported inside each function and drawn with
 its Agg canvas on a `Figure` of our own, never through pyplot, so nothing opens a window or
 changes the global backend. Every PNG is written atomically (a temporary file in the same
 folder, then a rename).
@@ -35,7 +35,8 @@ def _figure(width: float, height: float) -> Figure:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise MelodyRNNError(f"plots need matplotlib, which cannot be imported ({exc}); "
-                             "install it with `pip install 'melodyrnn[plots]'`") from exc
+                             "install it with `pip install matplotlib` (the `plots` extra of "
+                             "melodyrnn)") from exc
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig

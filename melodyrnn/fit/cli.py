@@ -4,16 +4,20 @@
 `MelodyLightningModule` and `MelodyDataModule`. It links the dataset's vocab_size, pad_id,
 tokenizer and manifest into the model, adds ModelCheckpoint (best + last on val_loss) and
 EarlyStopping as configurable callbacks (`--checkpoint.*`, `--early_stopping.*`), and logs to
-`{trainer.default_root_dir}/{run_name}/version_N/` with CSV and TensorBoard loggers.
+`{trainer.default_root_dir}/{run_name}/version_N/` with CSV and TensorBoard loggers. When `fit`
+ends it prints where the best and last checkpoints are and the `melodyrnn export` command for
+them. Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with
+status 2, a MelodyRNNError at run time with status 1, Ctrl-C as KeyboardInterrupt (130).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -23,6 +27,40 @@ from lightning.pytorch.loggers import CSVLogger, Logger
 from melodyrnn.errors import MelodyRNNError
 from melodyrnn.fit.datamodule import MelodyDataModule
 from melodyrnn.fit.module import MelodyLightningModule
+
+# The exit codes of melodyrnn.cli (which imports this module, so it cannot be imported here).
+EXIT_RUN_ERROR = 1
+EXIT_USAGE = 2
+
+
+class MelodyArgumentParser(LightningArgumentParser):
+    """LightningCLI's parser, ending a bad command line in one sentence instead of the usage."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error:  # a parse inside a parse: jsonargparse handles the error
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        # jsonargparse indents the reasons of a bad value on lines of their own
+        text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+        sys.stderr.write(f"{prog}: error: {text} (see `{prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+class _QuietLightning(logging.Filter):
+    """Drops Lightning's advertising tips and its banner lines about hardware that is absent."""
+
+    _DROP = re.compile(r"\s*(💡 Tip:|(GPU|TPU|HPU) available: False)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._DROP.match(record.getMessage())
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _QuietLightning) for f in logger.filters):
+            logger.addFilter(_QuietLightning())
 
 
 class MelodyCLI(LightningCLI):
@@ -48,6 +86,22 @@ class MelodyCLI(LightningCLI):
             last = latest_checkpoint(self._run_dir(config))
             if last is not None:
                 config["ckpt_path"] = str(last)
+
+    def fit(self, **kwargs: Any) -> None:
+        """`trainer.fit`, with Ctrl-C raised as KeyboardInterrupt again (Lightning exits 1)."""
+        try:
+            self.trainer.fit(**kwargs)
+        except SystemExit:
+            if self.trainer.interrupted:
+                raise KeyboardInterrupt from None
+            raise
+
+    def after_fit(self) -> None:
+        """Say where the checkpoints are and how to make a bundle of them."""
+        if self.trainer.is_global_zero:
+            summary = fit_summary(self.trainer)
+            if summary:
+                print(summary)
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         if self._get(self.config_init, "trainer", {}).get("logger") in (None, True):
@@ -96,6 +150,46 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
+def fit_summary(trainer: L.Trainer) -> str:
+    """Where a finished fit left its best and last checkpoints, and the export command."""
+    callback = trainer.checkpoint_callback
+    if not isinstance(callback, ModelCheckpoint):
+        return ""
+    best, last = callback.best_model_path, callback.last_model_path
+    lines = []
+    if best:
+        score = callback.best_model_score
+        scored = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
+        lines.append(f"best checkpoint {best}{scored}")
+    if last:
+        lines.append(f"last checkpoint {last}")
+    if not lines:
+        return ""
+    checkpoints = Path(best or last).parent
+    run_dir = checkpoints.parent if checkpoints.name == "checkpoints" else checkpoints
+    out = Path("models") / run_dir.parent.name
+    which = "the best" if best else "the last"
+    lines.append(f"bundle {which} with: melodyrnn export {run_dir} {out}")
+    if best and last and best != last:
+        lines.append(f"or the last with: melodyrnn export {last} {out}-last")
+    return "\n".join(lines)
+
+
+def _check_config_files(args: list[str]) -> None:
+    """Refuse a --config file that does not exist in one sentence, before Lightning loads."""
+    for i, arg in enumerate(args):
+        flag, _, value = arg.partition("=")
+        if flag not in ("--config", "-c"):
+            continue
+        if not value and i + 1 < len(args):
+            value = args[i + 1]
+        # jsonargparse also takes a YAML text for --config: only a lone word is a file name
+        if value and not Path(value).exists() and not any(c in value for c in ":{}\n"):
+            command = args[0] if args and args[0] in ("fit", "validate", "test") else "fit"
+            sys.stderr.write(f"melodyrnn {command}: error: --config {value}: no such file\n")
+            raise SystemExit(EXIT_USAGE)
+
+
 _EXAMPLE = "example: melodyrnn {} --config configs/tiny.yaml --data.path corpora/essen-kinder"
 _PARSER_KWARGS: dict[str, Any] = {
     "prog": "melodyrnn",
@@ -113,26 +207,34 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> MelodyCLI:
     `args` as on the command line, default sys.argv[1:]: a subcommand (`fit`, `validate`,
     `test`) and its options. With `run=False` there is no subcommand: the classes are built
     from the options and nothing runs (`cli.trainer.fit(cli.model, cli.datamodule)` is then up
-    to the caller). A MelodyRNNError (bad dataset, option or checkpoint) ends the program with
-    one line on stderr and exit status 2, like a usage error.
+    to the caller). A bad command line ends the program with one sentence on stderr and exit
+    status 2; a MelodyRNNError (bad dataset, option value or checkpoint) with one sentence and
+    status 1.
     """
+    _check_config_files(list(sys.argv[1:] if args is None else args))
+    _quiet_lightning()
     try:
         with warnings.catch_warnings():
             # `melodyrnn fit ...` passes args while sys.argv holds the same words; that is meant.
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            # Lightning's own use of a torch API that torch deprecated: nothing a user can change
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`",
+                                    category=FutureWarning)
             return MelodyCLI(MelodyLightningModule, MelodyDataModule, args=args, run=run,
                              save_config_kwargs={"overwrite": True},
                              trainer_defaults={"default_root_dir": "runs"},
+                             parser_class=MelodyArgumentParser,
                              parser_kwargs=_PARSER_KWARGS if run else {})
     except MelodyRNNError as exc:
         print(f"melodyrnn: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_RUN_ERROR) from None
 
 
 def run_cli(args: list[str] | None = None) -> int:
     """`melodyrnn fit|validate|test ...`: run the training CLI on `args`; returns 0.
 
-    Usage errors and MelodyRNNErrors exit with status 2 (SystemExit) and one line on stderr.
+    A bad command line exits with status 2 and a MelodyRNNError with status 1 (SystemExit),
+    each with one sentence on stderr.
     """
     make_cli(args)
     return 0

@@ -27,9 +27,10 @@ Synth = Literal["auto", "fluidsynth", "plain"]
 SYNTHS: tuple[str, ...] = ("auto", "fluidsynth", "plain")
 TAIL_SECONDS = 1.0  # silence after the last note, so it rings out
 PEAK = 0.89  # normalised peak amplitude: -1 dBFS, no clipping
+# pyfluidsynth is a dependency of melodyrnn; the C library it loads is not on PyPI
 INSTALL_HINT = ("install the FluidSynth library (Debian/Ubuntu: apt-get install libfluidsynth3; "
-                "macOS: brew install fluid-synth) and pyfluidsynth (pip install "
-                "'melodyrnn[audio]')")
+                "macOS: brew install fluid-synth), and pyfluidsynth if it is missing "
+                "(pip install pyfluidsynth)")
 
 
 class SynthFallbackWarning(UserWarning):

@@ -163,8 +163,8 @@ def _require(module: str) -> Any:
     except (ImportError, OSError) as exc:  # cairocffi raises OSError without libcairo
         raise MelodyRNNError(
             f"drawing a score needs {module}, which cannot be imported ({exc}); install it with "
-            "`pip install 'melodyrnn[render]'` (cairosvg also needs the Cairo library: "
-            "apt-get install libcairo2)") from exc
+            f"`pip install {module}` (cairosvg also needs the Cairo library: "
+            "apt-get install libcairo2; macOS: brew install cairo)") from exc
 
 
 _SIZE_RE = re.compile(r"([\d.]+)")
