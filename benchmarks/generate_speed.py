@@ -2,7 +2,7 @@
 
 Three ways to draw `--num` melodies of `--tokens` tokens from the same network:
 
-- ours: `melodyrnn.sampling.sample_ids`, the loop behind `MelodyModel.generate` and
+- ours: `melodyrnn.generate.sample.sample_ids`, the loop behind `MelodyModel.generate` and
   `melodyrnn generate` (grammar masks, strategy, one token per step with the state carried);
 - floor: a bare batched loop over the same network: one token per step with the state,
   softmax at the temperature, `torch.multinomial`; no grammar and no bookkeeping;

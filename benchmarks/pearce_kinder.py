@@ -9,7 +9,7 @@ the whole set (IDyOM's viewpoint domain; 27 for kinder). Folds: the melody indic
 with `random.Random(seed)` and fold f takes positions f, f + k, f + 2k, ... of that order
 (IDyOM draws its own random partition, which cannot be rebuilt here).
 
-PPM rows use melodyrnn.ppm.PPMModel with IDyOM's mixture (exclusion in the interpolation,
+PPM rows use melodyrnn.evaluate.ppm.PPMModel with IDyOM's mixture (exclusion in the interpolation,
 renormalised; order -1 = 1 / (|A| + 1 - q)); variant rows show what each detail is worth.
 The published PPM* figure is matched by IDyOM's default long-term model, which has no update
 exclusion (with it, PPM* scores about 2.70 here); LTM+ comes out about 0.026 bits below its

@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MelodyRNNError as exc:
         print(f"melodyrnn: error: {exc}", file=sys.stderr)
         return EXIT_RUN_ERROR
+    except BrokenPipeError:  # the reader of our output went away (`... | head`): not an error
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("melodyrnn: interrupted; outputs already written are complete, nothing partial "
               "was left", file=sys.stderr)

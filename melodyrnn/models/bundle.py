@@ -16,10 +16,8 @@ module does not import Lightning.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -253,26 +251,3 @@ def load_weights_into(network: MelodyLSTM, path: str | Path,
                          "model options to match it")
     with torch.no_grad():
         network.load_state_dict(source.state_dict())
-
-
-def export_main(argv: list[str] | None = None) -> int:
-    """`melodyrnn export CKPT OUT`: write a bundle; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="melodyrnn export", description="Turn a training checkpoint into a model bundle.",
-        epilog="example: melodyrnn export runs/folk/version_0 models/folk")
-    parser.add_argument("checkpoint", help="a .ckpt file, or a run directory (its best checkpoint)")
-    parser.add_argument("out", help="bundle directory to write (model.safetensors, bundle.json)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing bundle")
-    args = parser.parse_args(argv)
-    try:
-        out = export_bundle(args.checkpoint, args.out, overwrite=args.force)
-    except MelodyRNNError as exc:
-        print(f"melodyrnn: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote bundle {out} ({WEIGHTS_FILE}, {META_FILE}) from "
-          f"{find_checkpoint(args.checkpoint)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(export_main())

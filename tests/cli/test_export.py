@@ -10,7 +10,7 @@ import pytest
 from melodyrnn.cli import main
 
 
-def test_export_main_prints_where_it_wrote(tmp_path: Path, write_checkpoint: Callable,
+def test_export_prints_where_it_wrote(tmp_path: Path, write_checkpoint: Callable,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     ckpt = write_checkpoint(tmp_path / "m.ckpt")
     assert main(["export", str(ckpt), str(tmp_path / "out")]) == 0

@@ -10,10 +10,6 @@ import pytest
 
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ConfigError
-
-pytest.importorskip("verovio", reason="score rendering needs verovio (melodyrnn[render])")
-pytest.importorskip("cairosvg", reason="PNG/PDF output needs cairosvg (melodyrnn[render])")
-
 from melodyrnn.io.outputs import engrave
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -15,7 +15,7 @@ import pytest
 
 from melodyrnn.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.yaml")
 QUIET = ["--trainer.enable_progress_bar", "false"]
 
