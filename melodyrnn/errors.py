@@ -7,6 +7,11 @@ of ours, so every other module can import it.
 
 from __future__ import annotations
 
+# What every command exits with (the one exit-code policy; `melodyrnn.cli` documents it).
+EXIT_RUN_ERROR = 1  # a MelodyRNNError at run time: bad file, dataset, model or value
+EXIT_USAGE = 2  # a bad command line: unknown flag, bad flag value, missing argument
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
 
 class MelodyRNNError(Exception):
     """Root of every error raised on purpose by melodyrnn."""

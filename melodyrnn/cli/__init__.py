@@ -21,10 +21,8 @@ from collections.abc import Sequence
 
 from melodyrnn._version import __version__
 from melodyrnn.cli import evaluate, export, fit, generate, prepare, render
-from melodyrnn.cli.flags import EXIT_RUN_ERROR, EXIT_USAGE, Parser
-from melodyrnn.errors import MelodyRNNError
-
-EXIT_INTERRUPTED = 130
+from melodyrnn.cli.flags import Parser
+from melodyrnn.errors import EXIT_INTERRUPTED, EXIT_RUN_ERROR, EXIT_USAGE, MelodyRNNError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,11 +10,8 @@ import argparse
 from collections.abc import Callable
 from typing import NoReturn
 
-from melodyrnn.errors import MelodyRNNError
+from melodyrnn.errors import EXIT_USAGE, MelodyRNNError
 from melodyrnn.io import FORMATS
-
-EXIT_RUN_ERROR = 1  # a MelodyRNNError at run time: bad file, dataset, model or value
-EXIT_USAGE = 2  # a bad command line: unknown flag, bad flag value, missing argument
 
 
 class Parser(argparse.ArgumentParser):

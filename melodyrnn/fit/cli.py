@@ -24,13 +24,9 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
 
-from melodyrnn.errors import MelodyRNNError
+from melodyrnn.errors import EXIT_RUN_ERROR, EXIT_USAGE, MelodyRNNError
 from melodyrnn.fit.datamodule import MelodyDataModule
 from melodyrnn.fit.module import MelodyLightningModule
-
-# The exit codes of melodyrnn.cli (which imports this module, so it cannot be imported here).
-EXIT_RUN_ERROR = 1
-EXIT_USAGE = 2
 
 
 class MelodyArgumentParser(LightningArgumentParser):
