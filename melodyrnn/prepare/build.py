@@ -24,7 +24,7 @@ from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.prepare.recipes import Recipe, recipe_for, source_id
 from melodyrnn.prepare.report import PrepareReport
 from melodyrnn.prepare.shards import write_split
-from melodyrnn.prepare.sources import _CACHE_VERSION, SourceFiles, extract_recipe
+from melodyrnn.prepare.sources import CACHE_VERSION, SourceFiles, extract_recipe
 from melodyrnn.prepare.splits import DUPLICATE_RUN, assign_splits
 from melodyrnn.prepare.transpose import augment_transpositions, normalize_key
 from melodyrnn.tokenizers import get_tokenizer
@@ -40,7 +40,7 @@ def _inputs_hash(recipe: Recipe, sources: SourceFiles) -> str:
         h.update(sources.sha1.get(path, "unreadable").encode())
     settings = {k: v for k, v in recipe.__dict__.items() if k not in ("origin", "description")}
     method = f"groups:{DUPLICATE_RUN}"  # how the split is made
-    h.update(json.dumps([settings, FORMAT_VERSION, _CACHE_VERSION, method], sort_keys=True,
+    h.update(json.dumps([settings, FORMAT_VERSION, CACHE_VERSION, method], sort_keys=True,
                         default=str).encode())
     return h.hexdigest()
 

@@ -24,7 +24,7 @@ from melodyrnn.prepare.extract import extract_melodies
 from melodyrnn.prepare.recipes import Recipe, source_id
 from melodyrnn.prepare.report import PrepareReport
 
-_CACHE_VERSION = f"{__version__}-1"
+CACHE_VERSION = f"{__version__}-1"
 
 
 @dataclass
@@ -151,7 +151,7 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
         sha1 = sources.sha1.get(path)
         if sha1 is None:
             continue
-        key = extract_cache.key(sha1, options, _CACHE_VERSION)
+        key = extract_cache.key(sha1, options, CACHE_VERSION)
         cached = _result_from_cache(extract_cache.load(key)) if use_cache else None
         if cached is not None:
             results[str(path)] = _as_file(cached, str(path), source_id(path))
