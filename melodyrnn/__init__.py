@@ -18,6 +18,7 @@ from melodyrnn.errors import MelodyRNNError
 _LAZY = {
     "Note": "melodyrnn.core.melody",
     "Melody": "melodyrnn.core.melody",
+    "Mark": "melodyrnn.core.form",
     "Key": "melodyrnn.core.key",
     "Score": "melodyrnn.core.score",
     "Track": "melodyrnn.core.score",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from melodyrnn.core.form import Mark, check_form, playing_order
 from melodyrnn.core.key import Key
 from melodyrnn.core.meter import parse_time_signature, steps_per_bar
 from melodyrnn.errors import MelodyError
@@ -56,11 +57,17 @@ class Note:
 
 @dataclass(frozen=True)
 class Melody:
-    """A monophonic melody: notes in time order with no overlap, plus its context.
+    """A monophonic melody: notes in time order with no overlap, plus its context and form.
 
     `qpm` is the tempo in quarter notes per minute; `time_signature` is (numerator,
     denominator); `key` is a `Key` or None when unknown; `source` names where it came from
     (a file and track, or a corpus id) and is what the dataset split hashes.
+
+    The notes are the written ones, each once. `form` holds the repeat signs and endings
+    (`core.form.Mark`s) and `pickup_steps` the length of an upbeat bar: bar lines stand at
+    multiples of `steps_per_bar`, so a tune with a pickup begins at step
+    `steps_per_bar - pickup_steps` and nothing is written before it. `unfold()` gives the
+    melody as played (repeats and endings expanded).
     """
 
     notes: tuple[Note, ...]
@@ -70,10 +77,13 @@ class Melody:
     key: Key | None = None
     source: str = ""
     end_step: int = field(default=-1, compare=False)
+    form: tuple[Mark, ...] = ()
+    pickup_steps: int = 0
 
     def __init__(self, notes: Iterable[Note], steps_per_quarter: int = 4, qpm: float = 120.0,
                  time_signature: str | Sequence[int] = (4, 4), key: Key | str | None = None,
-                 source: str = "", end_step: int | None = None) -> None:
+                 source: str = "", end_step: int | None = None,
+                 form: Iterable[Mark] = (), pickup_steps: int = 0) -> None:
         notes = tuple(notes)
         where = f"{source}: " if source else ""
         if not isinstance(steps_per_quarter, int) or not 1 <= steps_per_quarter <= 96:
@@ -89,16 +99,32 @@ class Melody:
                     f"{where}note {i} (pitch {note.pitch}) starts at step {note.start_step}, "
                     f"before note {i - 1} (pitch {prev.pitch}) ends at step {prev.end_step}; "
                     "a melody is monophonic")
-        last = notes[-1].end_step if notes else 0
+        meter = parse_time_signature(time_signature)
+        bar = steps_per_bar(meter, steps_per_quarter)
+        if not isinstance(pickup_steps, int) or not 0 <= pickup_steps < bar:
+            raise MelodyError(f"{where}pickup of {pickup_steps!r} steps must be 0 (none) or "
+                              f"shorter than a bar ({bar} steps)")
+        start = bar - pickup_steps if pickup_steps else 0
+        if pickup_steps and notes and notes[0].start_step < start:
+            raise MelodyError(f"{where}the first note starts at step {notes[0].start_step}, "
+                              f"before the {pickup_steps}-step pickup begins (step {start})")
+        form = tuple(form)
+        last = max([notes[-1].end_step if notes else 0, start] + [m.step for m in form
+                                                                 if isinstance(m, Mark)])
         if end_step is None or end_step < last:
             end_step = last
+        if form:
+            form = check_form(form, start, end_step,
+                              ((n.start_step, n.end_step) for n in notes), where)
         object.__setattr__(self, "notes", notes)
         object.__setattr__(self, "steps_per_quarter", steps_per_quarter)
         object.__setattr__(self, "qpm", float(qpm))
-        object.__setattr__(self, "time_signature", parse_time_signature(time_signature))
+        object.__setattr__(self, "time_signature", meter)
         object.__setattr__(self, "key", Key.parse(key) if isinstance(key, str) else key)
         object.__setattr__(self, "source", source)
         object.__setattr__(self, "end_step", end_step)
+        object.__setattr__(self, "form", form)
+        object.__setattr__(self, "pickup_steps", pickup_steps)
 
     # -- views --
     def __len__(self) -> int:
@@ -127,6 +153,31 @@ class Melody:
         """Duration of one step in seconds."""
         return 60.0 / (self.qpm * self.steps_per_quarter)
 
+    @property
+    def start_step(self) -> int:
+        """Where the written tune begins: 0, or the start of the pickup."""
+        return self.steps_per_bar - self.pickup_steps if self.pickup_steps else 0
+
+    @property
+    def repeats(self) -> bool:
+        """Whether the melody has repeat signs (so `unfold()` plays more than is written)."""
+        return bool(self.form)
+
+    def unfold(self) -> Melody:
+        """The melody as played: repeats taken and endings chosen by pass, without form marks.
+
+        It begins where the written tune does (a pickup stays a pickup) and its notes follow
+        the spans of `core.form.playing_order`; a melody without form comes back unchanged.
+        """
+        if not self.form:
+            return self
+        notes, step = [], self.start_step
+        for a, b in playing_order(self.form, self.start_step, self.end_step):
+            notes += [dataclasses.replace(n, start_step=n.start_step - a + step)
+                      for n in self.notes if a <= n.start_step < b]
+            step += b - a
+        return self.replace(notes=notes, form=(), end_step=step)
+
     def replace(self, **changes: Any) -> Melody:
         """A copy with some fields changed (and validated again)."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -146,9 +197,11 @@ class Melody:
     def __repr__(self) -> str:
         key = f", key={self.key}" if self.key else ""
         src = f", source={self.source!r}" if self.source else ""
+        pickup = f", pickup {self.pickup_steps}" if self.pickup_steps else ""
+        form = f", form {' '.join(m.name for m in self.form)}" if self.form else ""
         return (f"Melody({len(self.notes)} notes, {self.end_step} steps at "
                 f"{self.steps_per_quarter}/quarter, {self.qpm:g} qpm, "
-                f"{self.time_signature[0]}/{self.time_signature[1]}{key}{src})")
+                f"{self.time_signature[0]}/{self.time_signature[1]}{key}{pickup}{form}{src})")
 
     # -- conversions and files, through the io layer (see `_io`) --
     def to_pretty_midi(self, program: int = 0) -> pretty_midi.PrettyMIDI:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
+from melodyrnn.core.form import Mark
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Note
 
@@ -30,7 +31,10 @@ class Score:
     """What a reader found in one file (or one tune of an ABC book), quantized to steps.
 
     `moved_onsets` counts note onsets that quantization moved off their exact time, out of
-    `total_onsets`, so callers can report how much the grid changed the music.
+    `total_onsets`, and `merged_notes` the notes that landed on the onset of another note of
+    their part and were lost in it, and `grace_notes` the grace notes left out (they take no
+    time), so callers can report how much the grid changed the music. `form` and
+    `pickup_steps` are the written form, as a `Melody` holds them (see `core.form`).
     """
 
     tracks: list[Track]
@@ -41,6 +45,10 @@ class Score:
     source: str = ""
     moved_onsets: int = 0
     total_onsets: int = 0
+    merged_notes: int = 0
+    grace_notes: int = 0
+    form: tuple[Mark, ...] = field(default=())
+    pickup_steps: int = 0
 
 
 def skyline(notes: Iterable[Note]) -> list[Note]:
