@@ -6,6 +6,7 @@ allows triplets) says how long a step is. A `Melody` is monophonic.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import importlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -34,6 +35,10 @@ class Note:
     velocity: int = 80
 
     def __post_init__(self) -> None:
+        p, s, d, v = self.pitch, self.start_step, self.duration_steps, self.velocity
+        if type(p) is int and type(s) is int and type(d) is int and type(v) is int and \
+                0 <= p <= 127 and s >= 0 and d >= 1 and 1 <= v <= 127:
+            return  # the common case, checked at once (melodies hold many notes)
         for name in ("pitch", "start_step", "duration_steps", "velocity"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -171,12 +176,18 @@ class Melody:
         """
         if not self.form:
             return self
-        notes, step = [], self.start_step
+        starts = [n.start_step for n in self.notes]
+        notes: list[Note] = []
+        step = self.start_step
         for a, b in playing_order(self.form, self.start_step, self.end_step):
-            notes += [dataclasses.replace(n, start_step=n.start_step - a + step)
-                      for n in self.notes if a <= n.start_step < b]
+            shift = step - a
+            notes += [Note(n.pitch, n.start_step + shift, n.duration_steps, n.velocity)
+                      for n in self.notes[bisect.bisect_left(starts, a):
+                                          bisect.bisect_left(starts, b)]]
             step += b - a
-        return self.replace(notes=notes, form=(), end_step=step)
+        return Melody(notes, steps_per_quarter=self.steps_per_quarter, qpm=self.qpm,
+                      time_signature=self.time_signature, key=self.key, source=self.source,
+                      end_step=step, pickup_steps=self.pickup_steps)
 
     def replace(self, **changes: Any) -> Melody:
         """A copy with some fields changed (and validated again)."""
