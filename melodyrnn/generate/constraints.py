@@ -1,8 +1,10 @@
 """Masks over the vocabulary: the tokenizer's grammar AND the user's constraints, per step.
 
 Pitch range and scale are hard constraints; the grammar mask makes every sample decode cleanly;
-near a length limit a row may start no new note, and a row that may not end yet may not choose
-EOS. Masks are built once per grammar state and looked up by its identity.
+near a length limit a row may start no new note, repeat or ending, and closes the repeat or
+ending it has open before anything else (the grammar allows EOS only once the form is closed);
+a row that may not end yet may not choose EOS. Masks are built once per grammar state and
+looked up by its identity.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Masks:
             raise ConfigError("the pitch range and scale together leave no pitch to play")
         self.constraint = allowed
         self.pitch_ids = torch.tensor(tokenizer.pitch_token_ids, dtype=torch.long)
+        self.opening_ids = torch.tensor(tokenizer.form_opening_ids, dtype=torch.long)
         # grammar masks are cached tuples inside the tokenizer, so their identity is a cheap key
         # (hashing 400-odd booleans per row and step would cost more than the network)
         self._index: dict[tuple[int, bool, bool], int] = {}
@@ -46,13 +49,20 @@ class Masks:
         self._keep: list[tuple[bool, ...]] = []  # holds the tuples, so their ids stay unique
         self._table = torch.zeros(0, tokenizer.vocab_size, dtype=torch.bool, device=device)
 
-    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool) -> Tensor:
+    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool, state: Any) -> Tensor:
         eos = self.tokenizer.eos_id
         mask = torch.tensor(grammar, dtype=torch.bool) & self.constraint
         if stop:
             without_notes = mask.clone()
             without_notes[self.pitch_ids] = False
+            without_notes[self.opening_ids] = False
             mask = without_notes if without_notes.any() else mask
+            # an open repeat or ending would forbid EOS for good: close it first (the
+            # tokenizer's closing ids follow from its grammar mask, so the cache key holds)
+            closing = list(self.tokenizer.form_closing_ids(state))
+            if closing:
+                mask = torch.zeros_like(mask)
+                mask[closing] = True
         if not end_ok and mask.sum() > mask[eos]:
             mask[eos] = False
         if not mask.any():  # after EOS nothing is grammatical: keep feeding EOS
@@ -86,7 +96,7 @@ class Masks:
             i = self._index.get(key)
             if i is None:
                 i = self._index[key] = len(self._rows)
-                self._rows.append(self._build(grammar, stop, end_ok))
+                self._rows.append(self._build(grammar, stop, end_ok, state))
                 self._keep.append(grammar)
             index.append(i)
         if len(self._rows) != len(self._table):

@@ -4,8 +4,10 @@
 silence as `Rest_r`; `grid` (`tokenizers/grid.py`) is Magenta Melody RNN's encoding. Both share
 options: `steps_per_quarter`, `pitch_range`, `bar_tokens` (a `Bar` opens every bar, before any
 event that starts in it), `meter_token` and `key_token` (conditioning tokens right after BOS).
-Velocity and tempo are not encoded: decoded notes get velocity 80, melodies 120 qpm. The base
-class is in `base.py`, the grammar's states and vocabulary tables in `grammar.py`.
+Velocity and tempo are not encoded: decoded notes get velocity 80, melodies 120 qpm. A melody
+with repeats is encoded as played (`Melody.unfold`), except by `note` with `form_tokens`, which
+writes its written form: repeat signs, endings and the pickup (`form.py`). The base class is in
+`base.py`, the grammar's states and vocabulary tables in `grammar.py`.
 """
 
 from __future__ import annotations

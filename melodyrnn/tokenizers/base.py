@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Literal, overload
 
 from melodyrnn._files import atomic_write_text
+from melodyrnn.core.form import Mark
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import parse_time_signature, steps_per_bar
 from melodyrnn.core.pitch import PITCH_CLASS_NAMES
 from melodyrnn.errors import TokenizerError
+from melodyrnn.tokenizers.form import MARK_KINDS, PICKUP, closed_form
 from melodyrnn.tokenizers.grammar import (
     BARS_DONE,
     BARS_FREE,
@@ -104,6 +106,8 @@ class Tokenizer:
         self._meter_ids = {m: self.token_to_id.get(f"TimeSig_{m[0]}/{m[1]}", -1) for m in METERS}
         self._key_ids = {k: self.token_to_id.get(_key_token_name(k), -1) for k in KEYS}
         self._masks: dict[tuple[Any, ...], tuple[bool, ...]] = {}
+        # the marks that open a repeat or an ending: none unless the encoding writes form
+        self.form_opening_ids: tuple[int, ...] = ()
 
     def _special_tokens(self) -> list[Token]:
         tokens = [Token("PAD", "PAD"), Token("BOS", "BOS"), Token("EOS", "EOS")]
@@ -293,6 +297,11 @@ class Tokenizer:
         return [self.token_to_id[name] for name in (UNKNOWN_METER, UNKNOWN_KEY)
                 if name in self.token_to_id]
 
+    def form_closing_ids(self, state: GrammarState) -> tuple[int, ...]:
+        """Ids allowed next that close the form left open at `state` (a RepeatEnd, the ending
+        it owes); empty where the form may end, or for an encoding without form tokens."""
+        return ()
+
     def kind_ids(self, kind: str) -> list[int]:
         """Ids of every token of one type ('Pitch', 'Rest', ...), in vocabulary order."""
         return [i for i, k in enumerate(self._kinds) if k == kind]
@@ -311,7 +320,8 @@ class Tokenizer:
         A leading BOS and a final EOS may be left out. Every other id the grammar does not
         accept where it stands (PAD, an unknown id, BOS inside, anything after EOS, a
         Duration without a Pitch, ...) is skipped and counted, as is a Pitch left without a
-        Duration at the end; `return_errors=True` returns (melody, that count).
+        Duration at the end, and each form mark after the form was last closed when the
+        sequence stops before its EOS; `return_errors=True` returns (melody, that count).
         """
         ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)  # numpy / torch arrays
         state = GrammarState()
@@ -320,6 +330,8 @@ class Tokenizer:
         meter: tuple[int, int] = (4, 4)
         key: Key | None = None
         notes: list[list[int]] = []  # [pitch, start_step, duration_steps]
+        marks: list[Mark] = []
+        pickup_steps = 0
         errors = 0
         for token_id in ids:
             token_id = int(token_id)
@@ -332,13 +344,21 @@ class Tokenizer:
                 meter = METERS[self._values[token_id]]
             elif kind == "Key" and self._values[token_id] < len(KEYS):
                 key = KEYS[self._values[token_id]]
+            elif kind in MARK_KINDS:
+                marks.append(Mark(state.step, kind, self._values[token_id]))
+            elif kind == PICKUP:
+                pickup_steps = self._values[token_id]
             else:
                 self._collect(notes, state, token_id)
             state = new
         errors += self._finish(notes, state)
+        form, dropped = closed_form(marks, state.steps_per_bar - pickup_steps
+                                    if pickup_steps else 0)
         melody = Melody([Note(p, s, d, DECODED_VELOCITY) for p, s, d in notes],
                         steps_per_quarter=self.steps_per_quarter, qpm=DECODED_QPM,
-                        time_signature=meter, key=key, end_step=state.step)
+                        time_signature=meter, key=key, end_step=state.step, form=form,
+                        pickup_steps=pickup_steps)
+        errors += dropped
         return (melody, errors) if return_errors else melody
 
     def _finish(self, notes: list[list[int]], state: GrammarState) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from melodyrnn.core.form import FormState
 from melodyrnn.core.key import MODE_INTERVALS, Key
 
 # The prefix tokens that mean "not known": what a melody without a usable meter or key encodes
@@ -46,6 +47,8 @@ class GrammarState(NamedTuple):
     onset_step: int = 0  # grid: the step where the sounding note began
     may_hold: bool = False  # note encoding: the last note reached max_duration_steps
     may_rest: bool = True  # note encoding: False after a Rest cut short (not at its maximum)
+    form: FormState = FormState()  # note encoding with form tokens: the marks read so far
+    bar_step: int = -1  # note encoding: the step of the last Bar (marks stand before a Bar)
 
 
 class Token(NamedTuple):

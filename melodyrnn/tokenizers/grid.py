@@ -1,7 +1,8 @@
 """The `grid` encoding of Magenta's Melody RNN: one event per step.
 
 `NoteOn_p` starts a note, `NoteOff` stops the sounding one, `Hold` (Magenta's NO_EVENT) lets
-the step pass. This is the playing order on a fixed grid, as Magenta's models see it.
+the step pass. This is the playing order on a fixed grid, as Magenta's models see it: a melody
+with repeats is written as played (`Melody.unfold`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class GridTokenizer(Tokenizer):
     """Magenta Melody RNN's grid: per step `NoteOn_p`, `NoteOff` or `Hold` (no event).
 
     A NoteOn ends the note sounding before it, so repeated pitches need no NoteOff; the last
-    note ends at EOS when it lasts to `end_step`, else at a NoteOff followed by Holds.
+    note ends at EOS when it lasts to `end_step`, else at a NoteOff followed by Holds. It
+    encodes the playing order (`Melody.unfold()`: repeats taken, endings chosen by pass), so
+    decoding gives the melody as played, without form marks; a pickup is leading silence.
     """
 
     name = "grid"
@@ -46,6 +49,7 @@ class GridTokenizer(Tokenizer):
                 + [Token(f"NoteOn_{p}", "NoteOn", p) for p in range(low, high + 1)])
 
     def _encode_body(self, melody: Melody, out: list[int]) -> None:
+        melody = melody.unfold()
         low, high = self.pitch_range
         end_step = melody.end_step
         events = [self.hold_id] * end_step
