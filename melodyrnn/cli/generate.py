@@ -57,7 +57,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="outputs", help="folder to write into (default: outputs)")
     p.add_argument("--name", default="melody", help="file name stem (default: melody)")
     p.add_argument("--formats", type=flags.formats, default=flags.formats("mid,musicxml,png,wav"),
-                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
+                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav, abc")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(func=run)
 

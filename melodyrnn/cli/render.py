@@ -21,7 +21,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="a .mid, .musicxml, .mxl or .abc file")
     p.add_argument("--formats", type=flags.formats, default=flags.formats("png,wav"),
-                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav")
+                   help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav, abc")
     p.add_argument("--out", help="folder to write into (default: beside the file)")
     p.add_argument("--all", action="store_true",
                    help="every melody in the file, not only the first")

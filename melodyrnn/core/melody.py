@@ -242,7 +242,7 @@ class Melody:
         return _io("outputs.notebook").melody_repr_html(self)
 
     def write(self, path: str | Path, *, force: bool = True, **options: Any) -> Path:
-        """Write to a file chosen by its suffix (.mid .musicxml .mxl .svg .png .pdf .wav)."""
+        """Write to a file chosen by its suffix (.mid .musicxml .mxl .svg .png .pdf .wav .abc)."""
         return _io("").write_melody(self, Path(path), force=force, **options)
 
 

@@ -20,6 +20,7 @@ from melodyrnn.core.melody import Melody
 from melodyrnn.core.score import Score
 from melodyrnn.errors import ReadError, WriteError
 from melodyrnn.io.inputs import abc, midi, musicxml
+from melodyrnn.io.outputs import abc as abc_out
 from melodyrnn.io.outputs import audio, engrave
 from melodyrnn.io.outputs import midi as midi_out
 from melodyrnn.io.outputs import musicxml as musicxml_out
@@ -96,11 +97,13 @@ WRITERS: dict[str, Writer] = {
     ".pdf": Writer(engrave.write_pdf, frozenset({"title", "page_width"}), "printable score"),
     ".wav": Writer(audio.write_wav, frozenset({"sample_rate", "program", "synth", "soundfont"}),
                    "audio"),
+    ".abc": Writer(abc_out.write_abc, frozenset({"title"}), "ABC tune"),
 }
 
 # --formats names -> file suffix
 FORMATS = {"mid": ".mid", "midi": ".mid", "musicxml": ".musicxml", "xml": ".musicxml",
-           "mxl": ".mxl", "svg": ".svg", "png": ".png", "pdf": ".pdf", "wav": ".wav"}
+           "mxl": ".mxl", "svg": ".svg", "png": ".png", "pdf": ".pdf", "wav": ".wav",
+           "abc": ".abc"}
 
 
 def write_melody(melody: Melody, path: str | Path, force: bool = True,

@@ -23,9 +23,17 @@ def test_mxl_is_compressed(tmp_path, c_major_scale):
 
 
 def test_write_refuses_unknown_suffix_and_lists_supported(tmp_path, c_major_scale):
-    with pytest.raises(WriteError, match=r"'\.foo'.*\.mid.*\.musicxml"):
+    with pytest.raises(WriteError, match=r"'\.foo'.*\.mid.*\.musicxml.*\.abc"):
         c_major_scale.write(tmp_path / "scale.foo")
     assert not list(tmp_path.iterdir())
+
+
+def test_abc_is_written_by_suffix_and_takes_a_title(tmp_path, c_major_scale):
+    text = c_major_scale.write(tmp_path / "scale.abc", title="Scale").read_text(encoding="utf-8")
+    assert text.startswith("%abc-2.1\nX:1\nT:Scale\n")
+    assert text.rstrip().endswith("C2 D2 E2 F2 | G2 A2 B2 c2 |]")
+    with pytest.raises(WriteError, match="program"):
+        c_major_scale.write(tmp_path / "x.abc", program=73)
 
 
 def test_write_without_force_keeps_existing_file(tmp_path, c_major_scale):

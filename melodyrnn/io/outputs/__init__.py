@@ -1,2 +1,2 @@
-"""Writers, one module per format: each turns a Melody into a file (MIDI, MusicXML, score
-images, audio) or a notebook view."""
+"""Writers, one module per format: each turns a Melody into a file (MIDI, MusicXML, ABC,
+score images, audio) or a notebook view."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import ConfigError, MelodyRNNError
+from melodyrnn.io.outputs.midi import as_played, to_pretty_midi
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,7 +59,7 @@ def _fluidsynth_wave(melody: Melody, sample_rate: int, program: int,
     """fluidsynth's rendering of the melody as MIDI, float64 mono, unnormalised."""
     import pretty_midi
 
-    instrument = melody.to_pretty_midi(program=program).instruments[0]
+    instrument = to_pretty_midi(melody, program=program).instruments[0]
     sf2 = str(soundfont) if soundfont is not None else _default_soundfont()
     if not Path(sf2).is_file():
         raise ConfigError(f"soundfont {sf2} does not exist; give the path of an .sf2 file")
@@ -139,7 +140,8 @@ def _check(sample_rate: int, program: int, synth: str) -> None:
 
 def to_wav_array(melody: Melody, sample_rate: int = 44100, program: int = 0, *,
                  synth: Synth = "auto", soundfont: str | Path | None = None) -> np.ndarray:
-    """The melody as mono float32 samples in [-1, 1], peak at -1 dBFS, 1 s tail after it.
+    """The melody as played (repeats taken, from its first written step: `midi.as_played`)
+    as mono float32 samples in [-1, 1], peak at -1 dBFS, 1 s tail after it.
 
     `program` is the General MIDI instrument (fluidsynth only; the plain synth has one
     timbre). `synth="auto"` uses fluidsynth when it is installed and the plain synth, with a
@@ -148,6 +150,7 @@ def to_wav_array(melody: Melody, sample_rate: int = 44100, program: int = 0, *,
     import numpy as np
 
     _check(sample_rate, program, synth)
+    melody = as_played(melody)
     problem = fluidsynth_problem() if synth != "plain" else None
     if synth == "fluidsynth" and problem:
         raise MelodyRNNError(f"cannot synthesize with fluidsynth: {problem}; {INSTALL_HINT}, "
@@ -268,9 +271,10 @@ def _refine(magnitude: np.ndarray, bin_hz: float, f0: float) -> float:
 
 def detect_pitches(samples: np.ndarray, sample_rate: int, melody: Melody,
                    window: Sequence[float] = (0.3, 0.9)) -> list[float | None]:
-    """The fractional MIDI pitch heard in each note of `melody` (None where silent), from
-    the part of the note between fractions `window` of its length: past the attack, before
-    the next note."""
+    """The fractional MIDI pitch heard in each note of `melody` as played (`midi.as_played`,
+    as `to_wav_array` plays it; None where silent), from the part of the note between
+    fractions `window` of its length: past the attack, before the next note."""
+    melody = as_played(melody)
     detected: list[float | None] = []
     step_seconds = melody.step_seconds
     for note in melody.notes:

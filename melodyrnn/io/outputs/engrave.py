@@ -22,6 +22,7 @@ from typing import Any
 
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import ConfigError, MelodyRNNError
+from melodyrnn.io.outputs.musicxml import to_musicxml
 
 MUSIC_FONT = "Leipzig"  # verovio's default; its glyph outlines ship in verovio's data folder
 PAGE_WIDTH = 2100  # verovio units: tenths of a millimetre at scale 100, so A4 is 2100 x 2970
@@ -38,11 +39,7 @@ ET.register_namespace("xlink", _XLINK_NS)
 
 def _musicxml(melody: Melody, title: str | None) -> str:
     """The melody as MusicXML text, with `title` as its only heading (no 'Music21' credits)."""
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-    exporter = GeneralObjectExporter(melody.to_music21())
-    exporter.makeNotation = False  # to_music21 already made bars and ties
-    root = ET.fromstring(exporter.parse())
+    root = ET.fromstring(to_musicxml(melody).encode("utf-8"))
     # music21 fills in "Music21 Fragment" and composer "Music21"; verovio would print them.
     for tag in ("work", "movement-title", "movement-number", "credit"):
         for el in root.findall(tag):

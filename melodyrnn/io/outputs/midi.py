@@ -1,10 +1,13 @@
-"""Write MIDI files through pretty_midi: one track, tempo, meter and key.
+"""Write MIDI files through pretty_midi: one track, tempo, meter and key, in playing order.
 
-pretty_midi is imported inside the functions that use it, so importing this module stays cheap.
+MIDI has no repeat signs, so a file holds the melody as played (`as_played`): repeats taken,
+endings chosen, and a pickup sounding at once, with no silence before it. pretty_midi is
+imported inside the functions that use it, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +23,26 @@ if TYPE_CHECKING:
 _WRITE_TICKS_PER_QUARTER = 480
 
 
+def as_played(melody: Melody) -> Melody:
+    """The melody as MIDI and audio play it: the playing order (`Melody.unfold`), moved so
+    that the written tune's first step (a pickup's start) is step 0.
+
+    A melody without form or pickup comes back as it is (rests before its first note stay).
+    """
+    unfolded = melody.unfold()
+    shift = unfolded.start_step
+    if not shift:
+        return unfolded
+    notes = [dataclasses.replace(n, start_step=n.start_step - shift) for n in unfolded.notes]
+    return unfolded.replace(notes=notes, pickup_steps=0, end_step=unfolded.end_step - shift)
+
+
 def to_pretty_midi(melody: Melody, program: int = 0) -> pretty_midi.PrettyMIDI:
-    """A PrettyMIDI with one instrument (General MIDI `program`), tempo, meter and key."""
+    """A PrettyMIDI with one instrument (General MIDI `program`), tempo, meter and key,
+    playing the melody `as_played`."""
     import pretty_midi
 
+    melody = as_played(melody)
     spq = melody.steps_per_quarter
     resolution = spq * max(1, _WRITE_TICKS_PER_QUARTER // spq)
     pm = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=melody.qpm)

@@ -1,17 +1,23 @@
-"""Melodies -> music21 scores and MusicXML files, spelled in their key.
+"""Melodies -> music21 scores and MusicXML files: the written form, spelled in the key.
 
-music21 is imported inside the functions that use it (it takes seconds to import).
+The score shows the measures of `outputs.measures`: a short pickup bar (measure 0), repeat
+barlines and numbered volta brackets. music21 is imported inside the functions that use it
+(it takes seconds to import).
 """
 
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
+import zipfile
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody
+from melodyrnn.io.outputs.measures import DISCONTINUE, Event, Measure, measure_events, measures
+from melodyrnn.io.outputs.spelling import Spelling, pitch_class_names, spell
 
 if TYPE_CHECKING:
     import music21
@@ -19,38 +25,82 @@ if TYPE_CHECKING:
 
 _ENCODING_DATE = re.compile(r"\n\s*<encoding-date>[^<]*</encoding-date>")
 _PART_ID = re.compile(r'(<(?:score-part|part) id)="P[0-9a-f]{8,}"')
+_MXL_CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?>\n<container>\n  <rootfiles>\n'
+                  '    <rootfile full-path="{name}" '
+                  'media-type="application/vnd.recordare.musicxml+xml"/>\n'
+                  '  </rootfiles>\n</container>\n')
 
 
 def to_music21(melody: Melody) -> music21.stream.Score:
-    """A music21 Score with one part: meter, key, tempo, then notes and rests in bars."""
-    from music21 import meter, note, stream, tempo
+    """A music21 Score with one part: meter, key and tempo, then the written tune in
+    measures, with its pickup bar, repeat barlines and volta brackets."""
+    from music21 import bar, clef, meter, note, spanner, stream, tempo
 
-    spq = melody.steps_per_quarter
+    layout = measures(melody)
+    names = pitch_class_names(melody.key) if melody.key is not None else None
     part = stream.Part()
+    brackets: list[list[Any]] = []
+    for measure, events in zip(layout, measure_events(melody, layout), strict=True):
+        m21_measure = _measure(melody, measure, events, names)
+        if measure.ending_start:
+            brackets.append([measure.ending])
+        if measure.ending:
+            brackets[-1].append(m21_measure)
+        part.append(m21_measure)
+    if not layout:  # an empty melody is one empty bar
+        part.append(stream.Measure(number=1))
+    m21_measures = list(part.getElementsByClass(stream.Measure))
+    first, last = m21_measures[0], m21_measures[-1]
     num, den = melody.time_signature
-    part.append(meter.TimeSignature(f"{num}/{den}"))
-    spelling: dict[int, str] = {}
+    first.insert(0, clef.bestClef(part, recurse=True))
+    first.insert(0, meter.TimeSignature(f"{num}/{den}"))
     if melody.key is not None:
-        m21_key = key_to_music21(melody.key)
-        part.append(m21_key)
-        spelling = _spelling(m21_key)
-    part.append(tempo.MetronomeMark(number=melody.qpm, referent=note.Note(type="quarter")))
-    cursor = 0
-    for n in melody.notes:
-        if n.start_step > cursor:
-            part.append(note.Rest(quarterLength=Fraction(n.start_step - cursor, spq)))
-        m21_note = note.Note(_pitch(n.pitch, spelling),
-                             quarterLength=Fraction(n.duration_steps, spq))
-        m21_note.volume.velocity = n.velocity
-        part.append(m21_note)
-        cursor = n.end_step
-    if melody.end_step > cursor:
-        part.append(note.Rest(quarterLength=Fraction(melody.end_step - cursor, spq)))
+        first.insert(0, key_to_music21(melody.key))
+    first.insert(0, tempo.MetronomeMark(number=melody.qpm, referent=note.Note(type="quarter")))
+    if last.rightBarline is None:
+        last.rightBarline = bar.Barline("final")
+    for number, *spanned in brackets:
+        part.insert(0, spanner.RepeatBracket(spanned, number=number))
     score = stream.Score([part])
-    # bars, ties across bar lines and tuplet brackets, so the file is notation, not a list
+    # beams, accidentals and tuplet brackets, so the file is notation, not a list
     score.makeNotation(inPlace=True)
     score.splitAtDurations(recurse=True)  # 2.5 quarters is no single note value: tie two
     return score
+
+
+def _measure(melody: Melody, measure: Measure, events: list[Event],
+             names: dict[int, tuple[str, int]] | None) -> music21.stream.Measure:
+    """One music21 Measure: its notes and rests, its padding when it is shorter than a bar
+    (so beams follow the beats), its number and its repeat barlines."""
+    from music21 import bar, note, stream, tie
+
+    spq, bar_steps = melody.steps_per_quarter, melody.steps_per_bar
+    m21_measure = stream.Measure(number=measure.number)
+    if not measure.counted:  # MusicXML's implicit="yes": left out of the bar count
+        m21_measure.showNumber = stream.enums.ShowNumber.NEVER
+        if measure.number:  # the rest of a bar split by a sign: "8X1" beside measure 8
+            m21_measure.numberSuffix = "X1"
+    offset_in_bar = measure.start_step % bar_steps
+    m21_measure.paddingLeft = Fraction(offset_in_bar, spq)
+    if offset_in_bar + measure.duration_steps < bar_steps:
+        m21_measure.paddingRight = Fraction(
+            bar_steps - offset_in_bar - measure.duration_steps, spq)
+    for event in events:
+        length = Fraction(event.duration_steps, spq)
+        if event.pitch is None:
+            m21_measure.append(note.Rest(quarterLength=length))
+            continue
+        m21_note = note.Note(_pitch(event.pitch, names), quarterLength=length)
+        m21_note.volume.velocity = event.velocity
+        if event.tie_from or event.tie_to:
+            m21_note.tie = tie.Tie("continue" if event.tie_from and event.tie_to else
+                                   "stop" if event.tie_from else "start")
+        m21_measure.append(m21_note)
+    if measure.repeat_start:
+        m21_measure.leftBarline = bar.Repeat(direction="start")
+    if measure.repeat_end:
+        m21_measure.rightBarline = bar.Repeat(direction="end")
+    return m21_measure
 
 
 def key_to_music21(key: Key) -> music21.key.Key:
@@ -60,52 +110,56 @@ def key_to_music21(key: Key) -> music21.key.Key:
     return m21key.KeySignature(key.sharps).asKey(key.mode)
 
 
-# How a chromatic note outside the scale is usually written, by semitones above the tonic:
-# lowered 2nd, 3rd, 6th and 7th as flats; raised 4th and the leading tone as sharps; the
-# minor 2nd above the tonic as a flat in minor-third modes and a raised tonic in major ones.
-_CHROMATIC_FLAT = {1: None, 3: True, 4: False, 6: False, 8: True, 10: True, 11: False}
-
-
-def _spelling(m21_key: Any) -> dict[int, str]:
-    """Pitch class -> note name: the key's scale names, then each black key spelled as its
-    interval above the tonic is usually written (Bb in D dorian, C# in D dorian, F# in C)."""
+def _pitch(midi: int, names: dict[int, tuple[str, int]] | None) -> Any:
+    """A music21 Pitch for a MIDI number, spelled in the key (music21's own spelling when
+    the key is unknown)."""
     from music21 import pitch
 
-    names = {p.pitchClass: p.name for p in m21_key.getPitches()}
-    tonic = m21_key.tonic.pitchClass
-    minor_third = (tonic + 3) % 12 in names and (tonic + 4) % 12 not in names
-    for pc in range(12):
-        if pc not in names:
-            p = pitch.Pitch(pc)
-            alter = p.accidental.alter if p.accidental is not None else 0
-            if alter:  # white keys stay natural
-                flat = _CHROMATIC_FLAT.get((pc - tonic) % 12, m21_key.sharps < 0)
-                if flat is None:
-                    flat = minor_third
-                if flat == (alter > 0):
-                    p = p.getEnharmonic() or p
-            names[pc] = p.name
-    return names
+    if names is None:
+        return pitch.Pitch(midi=midi)
+    written: Spelling = spell(midi, names)
+    return pitch.Pitch(written.name, octave=written.octave)
 
 
-def _pitch(midi: int, spelling: dict[int, str]) -> Any:
-    """A music21 Pitch for a MIDI number, spelled as the key asks."""
-    from music21 import pitch
+def to_musicxml(melody: Melody) -> str:
+    """The melody as the text of a MusicXML file, the same bytes for the same melody."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    p = pitch.Pitch(midi=midi)
-    name = spelling.get(midi % 12)
-    if name and name != p.name:
-        p = pitch.Pitch(name, octave=4)
-        p.octave += (midi - p.midi) // 12  # B#, Cb: the octave number is not the MIDI octave
-    return p
+    exporter = GeneralObjectExporter(to_music21(melody))
+    exporter.makeNotation = False  # to_music21 already made bars and ties
+    text = exporter.parse().decode("utf-8")
+    # music21 writes the date and a random part id: the same melody would give other bytes
+    text = _PART_ID.sub(r'\1="P1"', _ENCODING_DATE.sub("", text))
+    return _open_last_endings(text, measures(melody))
+
+
+def _open_last_endings(text: str, layout: list[Measure]) -> str:
+    """The last ending's bracket ends without a hook (MusicXML's type "discontinue"), which
+    music21 does not write: it ends every bracket with type "stop"."""
+    open_at = {i for i, m in enumerate(layout) if m.ending_stop == DISCONTINUE}
+    if not open_at:
+        return text
+    head, body = text[:text.index("<score-partwise")], text[text.index("<score-partwise"):]
+    root = ET.fromstring(body)
+    for i, measure in enumerate(root.iter("measure")):
+        if i in open_at:
+            for ending in measure.iterfind("barline[@location='right']/ending"):
+                ending.set("type", DISCONTINUE)
+    return head + ET.tostring(root, encoding="unicode")
 
 
 def write_musicxml(melody: Melody, path: str | Path) -> Path:
     """Write `melody` as MusicXML (.musicxml/.xml, or compressed .mxl); returns the path."""
     path = Path(path)
-    to_music21(melody).write("musicxml", fp=path, makeNotation=False)
+    text = to_musicxml(melody)
     if path.suffix.lower() != ".mxl":
-        # music21 writes the date and a random part id: the same melody would give other bytes
-        text = _ENCODING_DATE.sub("", path.read_text(encoding="utf-8"))
-        path.write_text(_PART_ID.sub(r'\1="P1"', text), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        return path
+    name = path.with_suffix(".musicxml").name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        # the mimetype entry first and stored, as the MusicXML container format asks
+        archive.writestr("mimetype", "application/vnd.recordare.musicxml",
+                         compress_type=zipfile.ZIP_STORED)
+        archive.writestr("META-INF/container.xml", _MXL_CONTAINER.format(name=name))
+        archive.writestr(name, text)
     return path

@@ -13,6 +13,7 @@ import wave
 import numpy as np
 import pytest
 
+from melodyrnn.core.form import ENDING, REPEAT_END, Mark
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import ConfigError, MelodyRNNError
 from melodyrnn.io.outputs import audio
@@ -98,6 +99,36 @@ def test_wav_file_is_mono_16_bit_normalised_with_a_ring_out_tail(tmp_path, synth
     assert peak == pytest.approx(audio.PEAK, abs=0.01)  # loud, and clear of clipping
     after_last_note = samples[3 * rate:int(3.1 * rate)]
     assert np.sqrt(np.mean(after_last_note ** 2)) > 0.005  # the last note rings on
+
+
+def waltz_with_endings() -> Melody:
+    """3/4 crotchets with a crotchet pickup: G | C D E |1 F E D :|2 C C, which plays
+    G C D E F E D G C D E C C: 13 notes, 52 steps (13 beats)."""
+    pitches = [67, 72, 74, 76, 77, 76, 74, 72, 72]
+    notes = [Note(p, 8 + 4 * i, 4) for i, p in enumerate(pitches)]
+    form = [Mark(24, ENDING, 1), Mark(36, REPEAT_END), Mark(36, ENDING, 2)]
+    return Melody(notes, time_signature="3/4", pickup_steps=4, form=form)
+
+
+@pytest.mark.parametrize("synth", ["plain", pytest.param("fluidsynth", marks=needs_fluidsynth)])
+def test_audio_plays_the_repeat_and_endings_from_the_pickup(synth):
+    melody = waltz_with_endings()
+    samples = audio.to_wav_array(melody, RATE, synth=synth)
+    assert heard(samples, melody) == [67, 72, 74, 76, 77, 76, 74, 67, 72, 74, 76, 72, 72]
+    assert len(samples) == RATE * (13 // 2 + 1) + RATE // 2  # 6.5 s of music, 1 s of tail
+    # the pickup sounds at once: no bar of silence before it
+    assert np.abs(samples[:int(0.05 * RATE)]).max() > 0.05
+
+
+def test_pitch_check_follows_the_playing_order():
+    """The check can fail: a melody that plays its bars straight through is heard as that."""
+    melody = waltz_with_endings()
+    straight = melody.replace(form=())
+    samples = audio.to_wav_array(straight, RATE, synth="plain")
+    assert heard(samples, straight) == [67, 72, 74, 76, 77, 76, 74, 72, 72]
+    expected = heard(audio.to_wav_array(melody, RATE, synth="plain"), melody)
+    detected = audio.detect_pitches(samples, RATE, melody)
+    assert [round(p) if p is not None else None for p in detected] != expected
 
 
 def test_trailing_rests_are_part_of_the_audio():

@@ -193,3 +193,27 @@ def test_bad_layout_values_are_refused(c_major_scale):
 def test_empty_melody_renders_an_empty_bar():
     root = ET.fromstring(engrave.to_svg(Melody([])))
     assert groups(root, "note") == [] and measures(root) == 1
+
+
+# --- the written form -------------------------------------------------------------------------
+
+REPEAT_DOT = "E044"
+
+
+def test_jig_score_shows_its_pickup_bar_repeats_and_volta_brackets(jig):
+    root = ET.fromstring(engrave.to_svg(jig))
+    assert len(groups(root, "note")) == len(jig)  # the written notes, each once
+    assert groups(root, "rest") == []  # the pickup bar holds only the pickup
+    assert measures(root) == 18  # pickup, 8 bars, the split bar's rest, 8 bars
+    assert glyphs(root, "barLine").count(REPEAT_DOT) == 6  # :| |: :|, two dots each
+    brackets = groups(root, "voltaBracket")
+    assert ["".join(b.itertext()).strip() for b in brackets] == ["1", "2"]
+    # the first ending's bracket closes with a hook; the last one is left open
+    assert [len(list(b.iter(f"{SVG}path"))) for b in brackets] == [3, 2]
+
+
+def test_pickup_without_form_is_a_short_first_bar():
+    notes = [Note(67, 8, 4)] + [Note(72, 12 + 4 * i, 4) for i in range(5)]  # G | c c c | c c
+    root = ET.fromstring(engrave.to_svg(Melody(notes, time_signature=(3, 4), pickup_steps=4)))
+    assert measures(root) == 3 and groups(root, "rest") == []
+    assert groups(root, "voltaBracket") == [] and REPEAT_DOT not in glyphs(root, "barLine")

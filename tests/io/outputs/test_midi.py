@@ -1,15 +1,16 @@
-"""MIDI writing (key numbers, resolution, program) and Melody -> MIDI file -> Melody round trips."""
+"""MIDI writing (key numbers, resolution, program, the playing order from the pickup) and
+Melody -> MIDI file -> Melody round trips."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.io.inputs.midi import read_score
-from melodyrnn.io.outputs.midi import to_pretty_midi, write_midi
+from melodyrnn.io.outputs.midi import as_played, to_pretty_midi, write_midi
 from melodyrnn.prepare.extract import extract_melodies
 
 
@@ -71,3 +72,38 @@ def test_pretty_midi_conversion_round_trip(folk_tune):
     assert back.notes == folk_tune.notes
     assert (back.qpm, back.time_signature) == (96.0, (6, 8))
     assert back.key == Key(0, "major")  # MIDI stores D dorian as its signature, C major
+
+
+# --- the playing order ------------------------------------------------------------------------
+
+def test_midi_plays_the_repeats_and_endings_from_the_pickup(tmp_path, jig, playing_order):
+    score = read_score(write_midi(jig, tmp_path / "jig.mid"))
+    played = [(n.pitch, n.start_step, n.duration_steps) for n in score.tracks[0].notes]
+    assert (played, score.time_signature) == (playing_order(jig)[0], (6, 8))
+    assert played[0][1] == 0  # the pickup sounds at once: no bar of silence before it
+    assert len(played) == 112  # A twice (26 notes each), B with ending 1, then ending 2
+
+
+def test_as_played_moves_the_pickup_to_step_zero(jig):
+    played = as_played(jig)
+    assert (played.form, played.pickup_steps, played.start_step) == ((), 0, 0)
+    assert played.end_step == jig.unfold().end_step - 10
+    assert [n.pitch for n in played.notes] == [n.pitch for n in jig.unfold().notes]
+
+
+def test_melody_without_form_or_pickup_plays_as_written(folk_tune):
+    assert as_played(folk_tune) is folk_tune  # its rests before the upbeat stay
+    first = to_pretty_midi(folk_tune).instruments[0].notes[0]
+    assert first.start == pytest.approx(10 * folk_tune.step_seconds)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_midi_file_holds_the_playing_order(tmp_path_factory, form_melodies, playing_order,
+                                           data):
+    melody = data.draw(form_melodies)
+    path = write_midi(melody, tmp_path_factory.mktemp("form") / "tune.mid")
+    score = read_score(path, steps_per_quarter=melody.steps_per_quarter)
+    notes = score.tracks[0].notes if score.tracks else []  # a file of no notes has no track
+    assert [(n.pitch, n.start_step, n.duration_steps) for n in notes] == playing_order(melody)[0]
+    assert score.moved_onsets == 0

@@ -1,16 +1,20 @@
-"""MusicXML writing through music21: bars, ties, spelling by key, and round trips back."""
+"""MusicXML writing through music21: bars, ties, spelling by key, the written form (pickup bar,
+repeat barlines, volta brackets), and round trips back."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from melodyrnn.core.form import ENDING, REPEAT_END, REPEAT_START, Mark
 from melodyrnn.core.key import MODE_INTERVALS, Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.io import read_scores
 from melodyrnn.io.inputs.music21 import from_music21
-from melodyrnn.io.outputs.musicxml import to_music21, write_musicxml
+from melodyrnn.io.outputs.musicxml import to_music21, to_musicxml, write_musicxml
 from melodyrnn.prepare.extract import extract_melodies, read_melodies
 
 
@@ -77,15 +81,102 @@ def test_melody_musicxml_melody_round_trip(tmp_path_factory, melody):
     assert score.moved_onsets == 0
 
 
-def test_chromatic_notes_are_spelled_as_musicians_write_them():
-    from melodyrnn.core.key import Key
-    from melodyrnn.io.outputs.musicxml import _spelling, key_to_music21
-    dorian = _spelling(key_to_music21(Key.parse("D:dorian")))
-    assert [dorian[pc] for pc in (1, 3, 6, 8, 10)] == ["C#", "E-", "F#", "G#", "B-"]
-    major = _spelling(key_to_music21(Key.parse("F:major")))
-    assert [major[pc] for pc in (1, 3, 4, 6, 8, 11)] == ["D-", "E-", "E", "F#", "A-", "B"]
-
-
 def test_music21_conversion_round_trip(folk_tune):
     back = Melody.from_music21(folk_tune.to_music21(), source=folk_tune.source)
     assert back == folk_tune
+
+
+# --- the written form -------------------------------------------------------------------------
+
+def written_measures(melody: Melody) -> list[ET.Element]:
+    return ET.fromstring(to_musicxml(melody).encode("utf-8")).findall("part/measure")
+
+
+def test_jig_has_a_pickup_bar_and_numbered_measures(jig):
+    measures = written_measures(jig)
+    assert [m.get("number") for m in measures] == \
+        ["0", *map(str, range(1, 9)), "8X1", *map(str, range(9, 17))]
+    assert [m.get("number") for m in measures if m.get("implicit") == "yes"] == ["0", "8X1"]
+    # the pickup bar holds only the pickup: one eighth, no rest before it
+    assert [n.findtext("type") for n in measures[0].iter("note")] == ["eighth"]
+    assert [n.findtext("pitch/step") for n in measures[9].iter("note")] == ["D"]
+
+
+def test_jig_has_repeat_barlines_and_volta_brackets(jig):
+    measures = written_measures(jig)
+    repeats = [(m.get("number"), b.get("location"), r.get("direction"))
+               for m in measures for b in m.iter("barline") for r in b.iter("repeat")]
+    assert repeats == [("8", "right", "backward"), ("9", "left", "forward"),
+                       ("15", "right", "backward")]
+    endings = [(m.get("number"), e.get("number"), e.get("type"))
+               for m in measures for e in m.iter("ending")]
+    assert endings == [("15", "1", "start"), ("15", "1", "stop"), ("16", "2", "start"),
+                       ("16", "2", "discontinue")]  # the last ending has no closing hook
+    assert measures[-1].findtext("barline/bar-style") == "light-heavy"
+
+
+def test_last_ending_spans_as_many_bars_as_the_one_before():
+    notes = [Note(60 + i % 8, 4 * i, 4) for i in range(40)]  # 10 bars of 4/4 crotchets
+    form = [Mark(16, ENDING, 1), Mark(48, REPEAT_END), Mark(48, ENDING, 2)]
+    endings = [(m.get("number"), e.get("number"), e.get("type"))
+               for m in written_measures(Melody(notes, form=form)) for e in m.iter("ending")]
+    assert endings == [("2", "1", "start"), ("3", "1", "stop"), ("4", "2", "start"),
+                       ("5", "2", "discontinue")]
+    form += [Mark(64, REPEAT_START), Mark(160, REPEAT_END)]  # a part begins in its 2nd bar
+    endings = [(m.get("number"), e.get("number"), e.get("type"))
+               for m in written_measures(Melody(notes, form=form)) for e in m.iter("ending")]
+    assert endings[2:] == [("4", "2", "start"), ("4", "2", "discontinue")]
+
+
+def test_part_repeated_from_a_repeat_end_gets_its_start_sign(heard_in, playing_order):
+    notes = [Note(60 + i, 4 * i, 4) for i in range(8)]
+    melody = Melody(notes, time_signature="2/4", form=[Mark(16, REPEAT_END),
+                                                       Mark(32, REPEAT_END)])
+    repeats = [(m.get("number"), r.get("direction")) for m in written_measures(melody)
+               for r in m.iter("repeat")]
+    assert repeats == [("2", "backward"), ("3", "forward"), ("4", "backward")]
+    assert heard_in(to_music21(melody), 4) == playing_order(melody)
+
+
+def test_a_mark_between_bar_lines_ends_a_short_measure():
+    # 3/4 with a crotchet pickup: the :| after the short bar that completes it
+    notes = [Note(67, 8 + 4 * i, 4) for i in range(9)]
+    melody = Melody(notes, time_signature="3/4", pickup_steps=4,
+                    form=[Mark(32, REPEAT_END)], end_step=44)
+    measures = written_measures(melody)
+    assert [(m.get("number"), len(m.findall("note"))) for m in measures] == \
+        [("0", 1), ("1", 3), ("2", 2), ("2X1", 1), ("3", 2)]
+
+
+def test_jig_file_read_by_music21_plays_as_unfold(tmp_path, jig, heard_in, playing_order):
+    from music21 import converter
+
+    path = write_musicxml(jig, tmp_path / "jig.musicxml")
+    assert heard_in(converter.parse(path), 4) == playing_order(jig)
+    [back] = read_melodies(path)
+    assert back.notes == jig.notes  # the written notes, each once, at their steps
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_music21_plays_the_musicxml_as_the_playing_order(tmp_path_factory, form_melodies,
+                                                         heard_in, playing_order, data):
+    from music21 import converter
+
+    melody = data.draw(form_melodies)
+    path = write_musicxml(melody, tmp_path_factory.mktemp("form") / "tune.musicxml")
+    score = converter.parse(path)
+    assert heard_in(score, melody.steps_per_quarter) == playing_order(melody)
+
+
+def test_mxl_holds_the_same_score(tmp_path, jig):
+    import zipfile
+
+    path = write_musicxml(jig, tmp_path / "jig.mxl")
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist()[0] == "mimetype"
+        assert archive.read("jig.musicxml").decode("utf-8") == to_musicxml(jig)
+        assert 'full-path="jig.musicxml"' in archive.read("META-INF/container.xml").decode()
+    [back] = read_melodies(path)
+    assert back.notes == jig.notes
