@@ -93,13 +93,18 @@ class Recipe:
 
     def files(self) -> list[Path]:
         """Every music file the sources name, sorted, with excluded ones removed."""
+        return list(self.files_by_source())
+
+    def files_by_source(self) -> dict[Path, str]:
+        """Every music file the sources name (as `files`), with the source entry that names
+        it: the first one, when several do."""
         excluded = {p for spec in self.exclude for p in expand_source(spec, self.origin)}
-        seen: dict[Path, None] = {}
+        seen: dict[Path, str] = {}
         for spec in self.sources:
             for path in expand_source(spec, self.origin):
                 if path not in excluded:
-                    seen.setdefault(path)
-        return list(seen)
+                    seen.setdefault(path, spec)
+        return seen
 
 
 def read_recipe(path: str | Path) -> Recipe:
