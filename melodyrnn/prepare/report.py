@@ -44,12 +44,14 @@ class GridLoss:
 
     def changes(self) -> str:
         """'moved 849 of 33,999 onsets (2.5%), merged 3 notes, left out 12 grace notes'."""
-        share = f" ({100 * self.moved_onsets / self.total_onsets:.1f}%)" \
-            if self.moved_onsets and self.total_onsets else ""
+        pct = 100 * self.moved_onsets / self.total_onsets if self.total_onsets else 0.0
+        share = f" ({pct:.1f}%)" if pct >= 1 else f" ({pct:.2g}%)" if pct else ""
         return (f"moved {self.moved_onsets:,} of {self.total_onsets:,} onsets{share}, "
                 f"merged {self.merged_notes:,} notes, left out {self.grace_notes:,} grace notes")
 
-    def __bool__(self) -> bool:  # whether anything was changed
+    @property
+    def changed(self) -> bool:
+        """Whether the grid changed any written note."""
         return bool(self.moved_onsets or self.merged_notes or self.grace_notes)
 
 
@@ -115,7 +117,7 @@ class PrepareReport:
         if not grid.total_onsets:
             return []
         lines = [f"  on the {self.recipe.steps_per_quarter}-per-quarter grid: {grid.changes()}"]
-        changed = {s: loss for s, loss in self.grid_by_source.items() if loss}
+        changed = {s: loss for s, loss in self.grid_by_source.items() if loss.changed}
         if len(self.grid_by_source) > 1 and changed:
             lines.append("    by source: " + "; ".join(
                 f"{s} moved {g.moved_onsets:,}, merged {g.merged_notes:,}, "
