@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from melodyrnn.core.form import ENDING, REPEAT_END, REPEAT_START, Mark
 from melodyrnn.core.melody import Melody, Note
@@ -62,6 +64,29 @@ def test_cached_melodies_keep_form_and_pickup(melody):
     assert back.unfold() == melody.unfold()
 
 
+@st.composite
+def melodies_with_form(draw: st.DrawFn) -> Melody:
+    """A 4/4 melody with or without a pickup and a `:|` after one of its notes."""
+    pickup = draw(st.sampled_from([0, 2, 4, 12]))
+    step, notes = 16 - pickup if pickup else 0, []
+    for _ in range(draw(st.integers(1, 12))):
+        step += draw(st.sampled_from([0, 0, 1, 4]))  # sometimes a rest first
+        duration = draw(st.sampled_from([1, 2, 3, 4, 8]))
+        notes.append(Note(draw(st.integers(40, 90)), step, duration, draw(st.integers(1, 127))))
+        step += duration
+    ends = [n.end_step for n in notes]
+    form = [Mark(draw(st.sampled_from(ends)), REPEAT_END)] if draw(st.booleans()) else []
+    return Melody(notes, pickup_steps=pickup, form=form, key=draw(st.sampled_from(
+        [None, "G:major", "E:dorian"])), source="t.abc#1:track0")
+
+
+@settings(max_examples=60, deadline=None)
+@given(melodies_with_form())
+def test_any_cached_melody_comes_back_equal(melody):
+    back = _melody_from_json(json.loads(json.dumps(_melody_to_json(melody))))
+    assert back == melody and back.end_step == melody.end_step
+
+
 def test_an_entry_cached_before_form_is_not_used():
     old = {"path": "a.abc", "sid": "a.abc", "sha1": "0" * 40, "tunes": 1, "drops": {},
            "moved_onsets": 0, "total_onsets": 8, "error": None,
@@ -106,6 +131,16 @@ def test_grid_losses_per_source_and_in_total(tmp_path, make_tune_folder, tunes_w
     again = build.prepare([str(a), str(b)], out, progress=False, jobs=1)
     assert again.up_to_date and again.grid_by_source == report.grid_by_source
     assert again.summary().splitlines()[-2:] == summary.splitlines()[-2:]
+
+
+def test_a_file_two_sources_name_is_counted_under_the_first(tmp_path, make_tune_folder,
+                                                           tunes_with_form):
+    folder = make_tune_folder(tmp_path, n=3)
+    twice = str(folder / "tune02.mid")
+    _, report = extract_recipe(recipe_for([str(folder), twice]), jobs=1, progress=False)
+    assert report.grid_by_source == {
+        str(folder): GridLoss(moved_onsets=3, total_onsets=51, merged_notes=3, grace_notes=6),
+        twice: GridLoss()}
 
 
 def test_a_grid_that_changed_nothing_says_so(tmp_path, make_tune_folder):
