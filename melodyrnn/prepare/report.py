@@ -16,7 +16,10 @@ from melodyrnn.prepare.recipes import Recipe
 class GridLoss:
     """What quantization did to the written notes of some scores, from the readers' counts:
     onsets moved off their written time (`moved_onsets` of `total_onsets`), notes merged into
-    another note's onset (`merged_notes`), grace notes left out (`grace_notes`)."""
+    another note's onset (`merged_notes`), grace notes left out (`grace_notes`).
+
+    The counts cover every part a reader read, the parts a recipe's `tracks` leaves out too.
+    """
 
     moved_onsets: int = 0
     total_onsets: int = 0
