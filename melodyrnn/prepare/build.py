@@ -22,7 +22,7 @@ from melodyrnn._version import __version__
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.prepare.recipes import Recipe, recipe_for, source_id
-from melodyrnn.prepare.report import PrepareReport
+from melodyrnn.prepare.report import GridLoss, PrepareReport
 from melodyrnn.prepare.shards import write_split
 from melodyrnn.prepare.sources import CACHE_VERSION, SourceFiles, extract_recipe
 from melodyrnn.prepare.splits import DUPLICATE_RUN, assign_splits
@@ -130,12 +130,17 @@ def _manifest(report: PrepareReport, inputs_hash: str, tokenizer: Any,
         "duplicate_groups": _duplicates_entry(report.duplicate_groups),
         "drop_reasons": dict(report.drops.most_common()),
         "skipped_files": report.skipped_files,
-        "quantization": {"moved_onsets": report.moved_onsets,
-                         "total_onsets": report.total_onsets},
+        "quantization": _quantization_entry(report),
         "source_hashes": {source_id(p): h for p, h in sources.sha1.items()},
         "inputs_hash": inputs_hash,
         "seconds": round(report.seconds, 2),
     }
+
+
+def _quantization_entry(report: PrepareReport) -> dict[str, Any]:
+    """The manifest's account of what the step grid changed: totals, then by recipe source."""
+    return {"steps_per_quarter": report.recipe.steps_per_quarter, **report.grid.to_dict(),
+            "by_source": {spec: loss.to_dict() for spec, loss in report.grid_by_source.items()}}
 
 
 def _duplicates_entry(groups: list[list[str]]) -> dict[str, Any]:
@@ -178,12 +183,12 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
 
 def _report_from_manifest(out: Path, recipe: Recipe, manifest: dict[str, Any]) -> PrepareReport:
     counts = manifest.get("counts", {})
+    by_source = manifest.get("quantization", {}).get("by_source", {})
     return PrepareReport(
         out=out, recipe=recipe, files=counts.get("files", 0), tunes=counts.get("tunes", 0),
         melodies=counts.get("melodies", {}), notes=counts.get("notes", {}),
         tokens=counts.get("tokens", {}), drops=Counter(manifest.get("drop_reasons", {})),
         skipped_files=manifest.get("skipped_files", {}),
-        moved_onsets=manifest.get("quantization", {}).get("moved_onsets", 0),
-        total_onsets=manifest.get("quantization", {}).get("total_onsets", 0),
+        grid_by_source={spec: GridLoss.from_dict(d) for spec, d in by_source.items()},
         vocab_size=manifest.get("tokenizer", {}).get("vocab_size", 0), up_to_date=True,
         duplicate_groups=manifest.get("duplicate_groups", {}).get("members", []))

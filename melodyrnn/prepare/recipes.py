@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -93,13 +94,18 @@ class Recipe:
 
     def files(self) -> list[Path]:
         """Every music file the sources name, sorted, with excluded ones removed."""
+        return list(self.files_by_source())
+
+    def files_by_source(self) -> dict[Path, str]:
+        """Every music file the sources name (as `files`), with the source entry that names
+        it: the first one, when several do."""
         excluded = {p for spec in self.exclude for p in expand_source(spec, self.origin)}
-        seen: dict[Path, None] = {}
+        seen: dict[Path, str] = {}
         for spec in self.sources:
             for path in expand_source(spec, self.origin):
                 if path not in excluded:
-                    seen.setdefault(path)
-        return list(seen)
+                    seen.setdefault(path, spec)
+        return seen
 
 
 def read_recipe(path: str | Path) -> Recipe:
@@ -183,7 +189,11 @@ def recipe_for(sources: Iterable[str], **overrides: Any) -> Recipe:
                                       for s, r in zip(sources, recipes, strict=True)),
                         sources=merged_sources, origin=" ".join(sources),
                         **({k: getattr(base, k) for k in ("exclude", "tracks", "extract", "valid",
-                                                          "test", "tokenizer")} if base else {}))
+                                                          "test", "tokenizer", "steps_per_quarter")}
+                           if base else {}))
+        grids = [r.steps_per_quarter for r in recipes if r is not None]
+        if grids:  # a grid that holds every named corpus's notes, not only the first's
+            _move_to_grid(recipe, min(math.lcm(*grids), 96))
     for key, value in overrides.items():
         if value is None:
             continue
@@ -191,6 +201,18 @@ def recipe_for(sources: Iterable[str], **overrides: Any) -> Recipe:
             recipe.extract[key] = value
         elif key == "tokenizer":
             recipe.tokenizer = {**recipe.tokenizer, "name": value}
+        elif key == "steps_per_quarter":
+            _move_to_grid(recipe, value)
         else:
             setattr(recipe, key, value)
     return recipe
+
+
+def _move_to_grid(recipe: Recipe, steps_per_quarter: int) -> None:
+    """Put `recipe` on another grid: a tokenizer's `max_duration_steps` is counted on the
+    recipe's grid, so it keeps its length in quarters (at least one step)."""
+    longest = recipe.tokenizer.get("max_duration_steps")
+    if isinstance(longest, int) and not isinstance(longest, bool):
+        scaled = max(1, longest * steps_per_quarter // recipe.steps_per_quarter)
+        recipe.tokenizer = {**recipe.tokenizer, "max_duration_steps": scaled}
+    recipe.steps_per_quarter = steps_per_quarter

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from melodyrnn._version import __version__
+from melodyrnn.core.form import Mark
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import steps_per_bar
@@ -22,9 +23,9 @@ from melodyrnn.io import read_scores
 from melodyrnn.prepare import cache as extract_cache
 from melodyrnn.prepare.extract import extract_melodies
 from melodyrnn.prepare.recipes import Recipe, source_id
-from melodyrnn.prepare.report import PrepareReport
+from melodyrnn.prepare.report import GridLoss, PrepareReport
 
-CACHE_VERSION = f"{__version__}-1"
+CACHE_VERSION = f"{__version__}-2"  # -2: melodies keep their form and pickup; grid losses
 
 
 @dataclass
@@ -37,8 +38,7 @@ class FileResult:
     melodies: list[dict[str, Any]] = field(default_factory=list)
     drops: Counter = field(default_factory=Counter)
     tunes: int = 0
-    moved_onsets: int = 0
-    total_onsets: int = 0
+    grid: GridLoss = field(default_factory=GridLoss)  # what quantization changed
     error: str | None = None  # the file as a whole could not be read
 
 
@@ -46,13 +46,15 @@ def _melody_to_json(m: Melody) -> dict[str, Any]:
     return {"source": m.source, "spq": m.steps_per_quarter, "qpm": m.qpm,
             "ts": list(m.time_signature), "key": str(m.key) if m.key else None,
             "end": m.end_step,
-            "notes": [[n.pitch, n.start_step, n.duration_steps, n.velocity] for n in m.notes]}
+            "notes": [[n.pitch, n.start_step, n.duration_steps, n.velocity] for n in m.notes],
+            "form": [[k.step, k.kind, k.number] for k in m.form], "pickup": m.pickup_steps}
 
 
 def _melody_from_json(d: dict[str, Any]) -> Melody:
     return Melody([Note(*n) for n in d["notes"]], steps_per_quarter=d["spq"], qpm=d["qpm"],
                   time_signature=tuple(d["ts"]), key=Key.parse(d["key"]) if d["key"] else None,
-                  source=d["source"], end_step=d["end"])
+                  source=d["source"], end_step=d["end"],
+                  form=[Mark(*k) for k in d["form"]], pickup_steps=d["pickup"])
 
 
 def _extract_options(recipe: Recipe) -> dict[str, Any]:
@@ -84,8 +86,7 @@ def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any]) -> Fi
     tracks = options["tracks"]
     for score in scores:
         result.tunes += 1
-        result.moved_onsets += score.moved_onsets
-        result.total_onsets += score.total_onsets
+        result.grid.add(GridLoss.of_score(score))
         if score.source.startswith(path):
             score.source = sid + score.source[len(path):]
         if tracks is not None:
@@ -110,9 +111,14 @@ def _as_file(result: FileResult, path: str, sid: str) -> FileResult:
     return result
 
 
+def _result_to_cache(result: FileResult) -> dict[str, Any]:
+    return {**result.__dict__, "grid": result.grid.to_dict()}
+
+
 def _result_from_cache(data: dict[str, Any] | None) -> FileResult | None:
     try:
-        return FileResult(**{**data, "drops": Counter(data["drops"])}) if data else None
+        return FileResult(**{**data, "drops": Counter(data["drops"]),
+                             "grid": GridLoss(**data["grid"])}) if data else None
     except (TypeError, KeyError):
         return None  # written by another version: extract again
 
@@ -124,16 +130,18 @@ class SourceFiles:
     paths: list[Path]
     sha1: dict[Path, str]
     unreadable: dict[str, str]
+    source_of: dict[Path, str] = field(default_factory=dict)  # the recipe source naming it
 
     @classmethod
     def of(cls, recipe: Recipe) -> SourceFiles:
-        paths, sha1, unreadable = recipe.files(), {}, {}
+        source_of = recipe.files_by_source()
+        paths, sha1, unreadable = list(source_of), {}, {}
         for path in paths:
             try:
                 sha1[path] = hashlib.sha1(path.read_bytes()).hexdigest()
             except OSError as exc:
                 unreadable[str(path)] = f"unreadable: {exc.strerror}"
-        return cls(paths, sha1, unreadable)
+        return cls(paths, sha1, unreadable, source_of)
 
 
 def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = True,
@@ -145,6 +153,7 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
     options = _extract_options(recipe)
     report = PrepareReport(out=Path(), recipe=recipe, files=len(files))
     report.skipped_files.update(sources.unreadable)
+    report.grid_by_source = {spec: GridLoss() for spec in recipe.sources}
     results: dict[str, FileResult] = {}
     todo = []
     for path in files:
@@ -161,9 +170,10 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
     for result, key in _run_extraction(todo, options, jobs, progress):
         results[result.path] = result
         if result.error is None:
-            extract_cache.store(key, result.__dict__)
+            extract_cache.store(key, _result_to_cache(result))
     melodies: list[Melody] = []
-    for name in map(str, files):  # file order, so the output never depends on timing
+    for path in files:  # file order, so the output never depends on timing
+        name = str(path)
         result = results.get(name)
         if result is None:
             continue
@@ -171,8 +181,8 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
             report.skipped_files[name] = result.error.removeprefix(f"{name}: ")
             continue
         report.tunes += result.tunes
-        report.moved_onsets += result.moved_onsets
-        report.total_onsets += result.total_onsets
+        report.grid_by_source.setdefault(sources.source_of.get(path, name),
+                                         GridLoss()).add(result.grid)
         report.drops.update(result.drops)
         melodies.extend(_melody_from_json(d) for d in result.melodies)
     return melodies, report

@@ -1,4 +1,5 @@
-"""Melody extraction: skyline and strict, splits at silences, filters that count each drop."""
+"""Melody extraction: skyline and strict, splits at silences, filters that count each drop,
+and written form (repeat marks, pickups) carried through."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from collections import Counter
 import pretty_midi
 import pytest
 
+from melodyrnn.core.form import ENDING, REPEAT_END, REPEAT_START, Mark
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.score import Score, Track
 from melodyrnn.errors import ConfigError
-from melodyrnn.prepare.extract import extract_melodies, read_melodies
+from melodyrnn.prepare.extract import (
+    FORM_ACROSS_NOTE,
+    FORM_NOT_WELL_FORMED,
+    PICKUP_NOT_FITTING,
+    extract_melodies,
+    read_melodies,
+)
 
 
 def run(pitches: list[int], start: int = 0, duration: int = 4) -> list[Note]:
@@ -108,3 +116,88 @@ def test_read_melodies_keeps_a_short_primer_by_default(tmp_path):
     drops: Counter[str] = Counter()
     assert read_melodies(path, min_notes=8, drops=drops) == []
     assert drops == Counter({"too few notes": 1})
+
+
+# --- written form: repeat and ending marks, pickups ------------------------------------------
+
+AABB = (Mark(16, REPEAT_START), Mark(48, REPEAT_END), Mark(48, REPEAT_START), Mark(80, REPEAT_END))
+
+
+def test_form_and_pickup_come_through_and_a_tune_with_form_is_not_split():
+    # 4/4 with a one-beat pickup (the tune begins at step 12); a whole bar of rest in the A part
+    # would split a tune without form, but a tune with form stays whole
+    notes = [Note(67, 12, 4), *run(SCALE[:4], start=16), *run(SCALE[4:], start=48),
+             *run(SCALE[:4], start=64)]
+    score = Score([Track(notes)], form=AABB, pickup_steps=4, source="reel.abc#1")
+    drops: Counter[str] = Counter()
+    [melody] = extract_melodies(score, min_notes=4, split_gap_bars=1.0, drops=drops)
+    assert melody.form == AABB and melody.pickup_steps == 4 and melody.start_step == 12
+    assert melody.source == "reel.abc#1:track0" and not drops
+    assert len(melody.unfold()) == 1 + 2 * 4 + 2 * 8
+    without_form = Score([Track(notes)], source="reel.abc#1")
+    assert len(extract_melodies(without_form, min_notes=4, split_gap_bars=1.0)) == 2
+
+
+def test_marks_move_with_the_notes():
+    # the tune was read two bars late: notes and marks move two bars earlier together
+    score = Score([Track(run(SCALE, start=32))], form=(Mark(48, REPEAT_END),))
+    [melody] = extract_melodies(score)
+    assert melody.notes[0].start_step == 0
+    assert melody.form == (Mark(16, REPEAT_END),)
+    assert melody.unfold().pitches == SCALE[:4] + SCALE
+
+
+def test_a_mark_before_the_first_note_moves_the_tune_no_further_than_itself():
+    # `|:` at the start of bar two, the first note a beat later: the mark stays in bar one
+    score = Score([Track(run(SCALE, start=20))], form=(Mark(16, REPEAT_START),
+                                                       Mark(52, REPEAT_END)))
+    [melody] = extract_melodies(score)
+    assert melody.form == (Mark(0, REPEAT_START), Mark(36, REPEAT_END))
+    assert melody.notes[0].start_step == 4
+
+
+def test_every_track_of_a_tune_with_form_keeps_it():
+    score = Score([Track(run(SCALE)), Track(run([p - 12 for p in SCALE]))],
+                  form=(Mark(16, REPEAT_END),))
+    melodies = extract_melodies(score)
+    assert [m.form for m in melodies] == [(Mark(16, REPEAT_END),)] * 2
+
+
+@pytest.mark.parametrize("form, pickup, reason", [
+    ((Mark(18, REPEAT_END),), 0, FORM_ACROSS_NOTE),  # inside the note at steps 16-20
+    ((Mark(16, ENDING, 1),), 0, FORM_NOT_WELL_FORMED),  # ending 1 never closed
+    ((Mark(16, REPEAT_END),), 20, PICKUP_NOT_FITTING),  # longer than a bar
+], ids=["note-across-mark", "open-ending", "pickup-too-long"])
+def test_form_that_does_not_fit_is_left_out_and_counted(form, pickup, reason):
+    score = Score([Track(run(SCALE))], form=form, pickup_steps=pickup)
+    drops: Counter[str] = Counter()
+    [melody] = extract_melodies(score, drops=drops)
+    assert drops == Counter({reason: 1})
+    assert melody.notes == tuple(run(SCALE))  # the melody is kept whole
+    if reason == PICKUP_NOT_FITTING:
+        assert (melody.pickup_steps, melody.form) == (0, form)
+    else:
+        assert melody.form == ()
+
+
+def test_a_pickup_with_notes_before_it_is_left_out():
+    # a two-step pickup begins at step 14, but the tune's first note is at step 8
+    score = Score([Track(run(SCALE, start=8))], pickup_steps=2)
+    drops: Counter[str] = Counter()
+    [melody] = extract_melodies(score, drops=drops)
+    assert melody.pickup_steps == 0 and drops == Counter({PICKUP_NOT_FITTING: 1})
+    assert melody.notes[0].start_step == 8
+
+
+def test_form_left_out_of_a_dropped_melody_is_not_counted_twice():
+    score = Score([Track(run(SCALE[:3]))], form=(Mark(2, REPEAT_END),))
+    drops: Counter[str] = Counter()
+    assert extract_melodies(score, drops=drops) == []
+    assert drops == Counter({"too few notes": 1})
+
+
+def test_too_long_counts_the_written_length_marks_included():
+    score = Score([Track(run(SCALE))], form=(Mark(32, REPEAT_END), Mark(32, REPEAT_START),
+                                             Mark(64, REPEAT_END)))
+    assert extract_melodies(score, max_steps=48) == []
+    assert len(extract_melodies(score, max_steps=64)) == 1

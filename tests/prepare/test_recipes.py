@@ -32,3 +32,24 @@ def test_recipe_errors_name_file_and_key(tmp_path):
 def test_unknown_source_lists_corpus_names():
     with pytest.raises(CorpusError, match="essen-kinder"):
         recipes.recipe_for(["no-such-corpus"])
+
+
+def test_each_named_corpus_has_the_grid_its_notes_need():
+    grids = {name: recipes.resolve_recipe(name).steps_per_quarter
+             for name in ("folk", "oneills", "ryans", "essen", "essen-kinder", "bach-soprano")}
+    assert grids == {"folk": 24, "oneills": 24, "ryans": 24, "essen": 8, "essen-kinder": 4,
+                     "bach-soprano": 8}
+
+
+def test_another_grid_keeps_the_longest_duration_token_in_quarters():
+    folk = recipes.recipe_for(["folk"])
+    assert folk.tokenizer["max_duration_steps"] == 96  # 4 quarters on the 24-step grid
+    coarse = recipes.recipe_for(["folk"], steps_per_quarter=4)
+    assert (coarse.steps_per_quarter, coarse.tokenizer["max_duration_steps"]) == (4, 16)
+    assert recipes.recipe_for(["folk"]).tokenizer["max_duration_steps"] == 96  # file untouched
+
+
+def test_corpora_named_together_get_a_grid_that_holds_each():
+    assert recipes.recipe_for(["essen-kinder", "bach-soprano"]).steps_per_quarter == 8
+    both = recipes.recipe_for(["essen", "folk"])
+    assert both.steps_per_quarter == 24 and both.exclude == ["music21:essenFolksong/test*.abc"]

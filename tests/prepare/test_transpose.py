@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from melodyrnn.core.form import REPEAT_END, Mark
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import MelodyError
@@ -64,3 +65,17 @@ def test_augment_transpositions_stay_in_range(c_major_scale):
     narrow = augment_transpositions(c_major_scale, pitch_range=(58, 74))
     assert [m.pitches[0] - 60 for m in narrow] == [-2, -1, 0, 1, 2]
     assert augment_transpositions(c_major_scale, semitones=[60]) == []
+
+
+def test_transposed_copies_keep_form_and_pickup():
+    # a one-beat pickup, then |: A :|
+    form = (Mark(28, REPEAT_END),)
+    tune = Melody([Note(67, 12, 4), *run(SCALE[:3], start=16)], key="G:major", pickup_steps=4,
+                  form=form, source="t")
+    normal = normalize_key(tune)
+    copies = augment_transpositions(tune, semitones=[-2, 3])
+    for melody in (normal, *copies):
+        assert (melody.form, melody.pickup_steps, melody.end_step) == (form, 4, 28)
+    assert normal.pitches == [p + 5 for p in tune.pitches]
+    assert normal.unfold().pitches == [p + 5 for p in tune.unfold().pitches]
+    assert [m.pitches[0] for m in copies] == [65, 70]
