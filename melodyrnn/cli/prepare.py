@@ -35,6 +35,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split-gap-bars", type=float,
                    help="split melodies at rests at least this many bars long (0: never)")
     p.add_argument("--tokenizer", choices=list(ENCODINGS), help="token encoding")
+    p.add_argument("--form-tokens", action=argparse.BooleanOptionalAction, default=None,
+                   help="note encoding: write repeat signs, endings and the pickup as tokens "
+                        "(RepeatStart, RepeatEnd, Ending_N, Pickup_N)")
     p.add_argument("--steps-per-quarter", type=flags.positive_int,
                    help="quantization grid (4: sixteenths; 12: allows triplets)")
     p.add_argument("--valid", type=flags.fraction, help="share of tunes for validation")
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"strategy": args.strategy, "min_notes": args.min_notes,
                  "min_pitch_classes": args.min_pitch_classes, "max_bars": args.max_bars,
                  "split_gap_bars": args.split_gap_bars, "tokenizer": args.tokenizer,
+                 "form_tokens": args.form_tokens,
                  "steps_per_quarter": args.steps_per_quarter, "valid": args.valid,
                  "test": args.test, "normalize_key": args.normalize_key,
                  "transpose": args.transpose}

@@ -51,7 +51,8 @@ def prepare(sources: list[str] | str, out: str | Path, *, jobs: int | None = Non
     """Build a token dataset in `out` from corpus names, recipe files, files or folders.
 
     `overrides` replace recipe settings: extraction filters (strategy, min_notes, ...),
-    `tokenizer` (a name), `valid`/`test` fractions, `normalize_key`, `transpose`.
+    `tokenizer` (a name), `form_tokens` (bool), `valid`/`test` fractions, `normalize_key`,
+    `transpose`.
     """
     start = time.perf_counter()
     recipe = recipe_for([sources] if isinstance(sources, str) else sources, **overrides)

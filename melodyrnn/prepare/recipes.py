@@ -18,6 +18,7 @@ from typing import Any
 
 from melodyrnn.errors import CorpusError
 from melodyrnn.io import READ_SUFFIXES
+from melodyrnn.tokenizers import ENCODINGS
 
 _EXTRACT_KEYS = {"strategy", "min_notes", "min_pitch_classes",
                  "max_bars", "split_gap_bars"}
@@ -199,8 +200,12 @@ def recipe_for(sources: Iterable[str], **overrides: Any) -> Recipe:
             continue
         if key in _EXTRACT_KEYS:
             recipe.extract[key] = value
-        elif key == "tokenizer":
-            recipe.tokenizer = {**recipe.tokenizer, "name": value}
+        elif key == "tokenizer":  # another encoding keeps the options it also takes
+            taken = ENCODINGS[value].option_names() if value in ENCODINGS else []
+            recipe.tokenizer = {"name": value, **{k: v for k, v in recipe.tokenizer.items()
+                                                  if k in taken}}
+        elif key == "form_tokens":
+            recipe.tokenizer = {**recipe.tokenizer, "form_tokens": value}
         elif key == "steps_per_quarter":
             _move_to_grid(recipe, value)
         else:

@@ -53,3 +53,15 @@ def test_corpora_named_together_get_a_grid_that_holds_each():
     assert recipes.recipe_for(["essen-kinder", "bach-soprano"]).steps_per_quarter == 8
     both = recipes.recipe_for(["essen", "folk"])
     assert both.steps_per_quarter == 24 and both.exclude == ["music21:essenFolksong/test*.abc"]
+
+
+def test_another_encoding_keeps_only_the_options_it_takes():
+    recipe = recipes.recipe_for(["folk"], tokenizer="grid")
+    assert recipe.tokenizer["name"] == "grid"
+    assert "max_duration_steps" not in recipe.tokenizer and "form_tokens" not in recipe.tokenizer
+    assert recipe.tokenizer["bar_tokens"] is True
+
+
+def test_form_tokens_can_be_turned_on_and_off():
+    assert recipes.recipe_for(["essen-kinder"], form_tokens=True).tokenizer["form_tokens"] is True
+    assert recipes.recipe_for(["oneills"], form_tokens=False).tokenizer["form_tokens"] is False
