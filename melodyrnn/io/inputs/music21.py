@@ -154,11 +154,20 @@ def _elements_with_offsets(container: Any, base: Fraction) -> Iterator[tuple[Fra
             yield offset, el
 
 
+_TIE_GAP_QUARTERS = Fraction(1, 480)  # offsets that differ by less are one moment
+
+
 def _add_tied(raw: list[list[Any]], open_ties: dict[int, int], pitch: int, start_q: Fraction,
               end_q: Fraction, velocity: int, tie: Any) -> None:
-    """Append a note, or lengthen the note it is tied from."""
+    """Append a note, or lengthen the note it is tied from.
+
+    A tie joins only a note that starts where the open one ends: a tie written between two
+    different pitches (a slur, in some transcriptions) must not stretch the first over the
+    music up to the next note of its pitch.
+    """
     kind = tie.type if tie is not None else None
-    if kind in ("continue", "stop") and pitch in open_ties:
+    if kind in ("continue", "stop") and pitch in open_ties and \
+            abs(raw[open_ties[pitch]][2] - start_q) < _TIE_GAP_QUARTERS:
         raw[open_ties[pitch]][2] = max(raw[open_ties[pitch]][2], end_q)
         if kind == "stop":
             del open_ties[pitch]

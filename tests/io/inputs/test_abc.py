@@ -43,6 +43,16 @@ def test_abc_melodies_take_the_top_of_chords(data_dir):
     assert first.source.endswith("small_book.abc#1:track0")
 
 
+def test_a_tie_between_two_pitches_joins_nothing(tmp_path):
+    # some transcriptions write slurs as ties: d-c and B-d must not stretch the first d
+    # over the music up to the next d
+    path = tmp_path / "slurs.abc"
+    path.write_text("X:1\nM:4/4\nL:1/4\nK:C\nd-c B-d | c4 | d4 |]\n")
+    [score] = read_scores(path)
+    assert triples(score.tracks[0].notes) == [(74, 0, 4), (72, 4, 4), (71, 8, 4), (74, 12, 4),
+                                              (72, 16, 16), (74, 32, 16)]
+
+
 def test_split_abc_tunes_keeps_header_fields_and_makes_labels_unique():
     text = "%abc\nA:Somewhere\nsome free text\n\nX:7\nK:C\nCDE\n\nX:7\nK:G\nGAB\nX:\nK:D\nD\n"
     header, tunes = split_abc_tunes(text)
