@@ -41,7 +41,7 @@ def read_abc(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -> 
                 # one tune at a time, so a tune that breaks even the tokenizer costs only itself
                 handler = abcFormat.ABCFile().readstr(header + tune_text)
                 stream = abcFormat.translate.abcToStreamScore(handler)
-                scores.append(score_from_stream(stream, steps_per_quarter, source))
+                scores.append(score_from_stream(stream, steps_per_quarter, source, drops))
             except Exception as exc:  # music21 raises many kinds; one bad tune must not sink all
                 reason = f"unreadable tune ({type(exc).__name__})"
                 log.warning("%s: skipped, unreadable tune (%s)", source, library_reason(exc))
