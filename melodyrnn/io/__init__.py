@@ -39,7 +39,7 @@ def _read_midi(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -
 
 def _read_musicxml(path: Path, steps_per_quarter: int,
                    drops: Counter[str] | None) -> list[Score]:
-    return musicxml.read_musicxml(path, steps_per_quarter)
+    return musicxml.read_musicxml(path, steps_per_quarter, drops)
 
 
 # suffix -> reader(path, steps_per_quarter, drops) giving one Score per piece or tune

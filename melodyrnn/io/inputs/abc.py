@@ -34,14 +34,14 @@ def read_abc(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -> 
     if not tunes:
         raise ReadError(f"{path}: no ABC tunes found (no X: field and no notes)")
     scores = []
-    with _without_beaming():
+    with without_beaming():
         for label, tune_text in tunes:
             source = f"{path}#{label}"
             try:
                 # one tune at a time, so a tune that breaks even the tokenizer costs only itself
                 handler = abcFormat.ABCFile().readstr(header + tune_text)
                 stream = abcFormat.translate.abcToStreamScore(handler)
-                scores.append(score_from_stream(stream, steps_per_quarter, source))
+                scores.append(score_from_stream(stream, steps_per_quarter, source, drops))
             except Exception as exc:  # music21 raises many kinds; one bad tune must not sink all
                 reason = f"unreadable tune ({type(exc).__name__})"
                 log.warning("%s: skipped, unreadable tune (%s)", source, library_reason(exc))
@@ -56,7 +56,7 @@ _part_own_make_beams: Any = None  # Part's own makeBeams, if a music21 version d
 
 
 @contextlib.contextmanager
-def _without_beaming() -> Iterator[None]:
+def without_beaming() -> Iterator[None]:
     """Turn music21's Part.makeBeams into a no-op while ABC tunes are translated.
 
     The ABC translator beams every part it builds, which is about half its run time (measured

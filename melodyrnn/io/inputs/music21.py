@@ -1,4 +1,6 @@
-"""music21 streams -> Scores and Melodies: notes, chords and ties walked once per part.
+"""music21 streams -> Scores and Melodies: notes, chords and ties walked once per part, and
+the written form (repeat signs, endings, the pickup; see `io.inputs.form`) of the first
+pitched part.
 
 Streams are turned into Scores directly, never through music21's MIDI writer, which fails on a
 share of folk tunes and is slow. The MusicXML and ABC readers both end here. music21 is
@@ -8,15 +10,25 @@ imported inside the functions that use it (it takes seconds to import).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from melodyrnn.core.form import Mark, check_form
 from melodyrnn.core.key import MODE_INTERVALS, Key
 from melodyrnn.core.melody import Melody, Note
-from melodyrnn.core.meter import parse_time_signature, steps_from_quarters
+from melodyrnn.core.meter import parse_time_signature, steps_from_quarters, steps_per_bar
 from melodyrnn.core.score import Score, Track, skyline
 from melodyrnn.errors import MelodyError
+from melodyrnn.io.inputs.form import (
+    FormDropped,
+    normalise,
+    part_measures,
+    pickup_steps,
+    signs_from_part,
+    split_at_marks,
+)
 
 if TYPE_CHECKING:
     import music21
@@ -34,24 +46,88 @@ def library_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-def score_from_stream(stream: Any, steps_per_quarter: int, source: str) -> Score:
-    """A music21 Score/Part/Stream -> Score: one Track per part, ties joined, grid-quantized."""
+def score_from_stream(stream: Any, steps_per_quarter: int, source: str,
+                      drops: Counter[str] | None = None) -> Score:
+    """A music21 Score/Part/Stream -> Score: one Track per part, ties joined, grid-quantized,
+    with the written form and pickup of the first pitched part.
+
+    A form that cannot be made well-formed is left out (the notes stay as written), logged
+    and counted in `drops` as "written form (reason)".
+    """
     parts = _parts(stream)
+    measures = [part_measures(part) for part in parts]
     tracks, context = [], _Context()
-    moved = total = 0
+    moved = total = merged = graces = 0
     for part_index, part in enumerate(parts):
-        raw_notes, track = _walk_part(part, part_index, context)
-        for pitch, start_q, end_q, velocity in raw_notes:
+        walk = _walk_part(part, part_index, context, _pickup_quarters(measures[part_index]))
+        onsets: dict[int, list[Fraction]] = {}  # step -> the unquantized onsets put there
+        for pitch, start_q, end_q, velocity in walk.raw:
             start, was_moved = steps_from_quarters(start_q, steps_per_quarter)
             end, _ = steps_from_quarters(end_q, steps_per_quarter)
             total += 1
             moved += was_moved
-            track.notes.append(Note(pitch, start, max(end - start, 1), velocity))
-        track.notes.sort(key=lambda n: (n.start_step, -n.pitch))
-        tracks.append(track)
-    return Score(tracks=tracks, steps_per_quarter=steps_per_quarter, qpm=context.qpm(),
-                 time_signature=context.time_signature(), key=context.key(), source=source,
-                 moved_onsets=moved, total_onsets=total)
+            onsets.setdefault(start, []).append(start_q)
+            walk.track.notes.append(Note(pitch, start, max(end - start, 1), velocity))
+        # notes that the grid put on the onset of an earlier note (a chord's notes share theirs)
+        merged += sum(q != min(qs) for qs in onsets.values() for q in qs)
+        walk.track.notes.sort(key=lambda n: (n.start_step, -n.pitch))
+        tracks.append(walk.track)
+        graces += walk.grace_notes
+    score = Score(tracks=tracks, steps_per_quarter=steps_per_quarter, qpm=context.qpm(),
+                  time_signature=context.time_signature(), key=context.key(), source=source,
+                  moved_onsets=moved, total_onsets=total, merged_notes=merged,
+                  grace_notes=graces)
+    pitched = next((i for i, t in enumerate(tracks) if t.notes and not t.is_drum), None)
+    if pitched is not None:
+        end, _ = steps_from_quarters(_pickup_quarters(measures[0]) + Fraction(stream.highestTime),
+                                     steps_per_quarter)
+        _read_form(score, parts[pitched], measures[pitched], end, drops)
+    return score
+
+
+def _read_form(score: Score, part: Any, measures: list[Any], end: int,
+               drops: Counter[str] | None) -> None:
+    """Fill `score.pickup_steps` and `score.form` from `part`, splitting any note that sounds
+    across a mark; a form that will not come right is logged, counted and left out."""
+    try:
+        form, notes = _form_of(score, part, measures, end)
+    except Exception as exc:  # a tune's form must never make reading fail
+        if isinstance(exc, FormDropped):
+            reason = str(exc)
+        elif isinstance(exc, MelodyError):  # the checks of `core.form` normalise leaves to it
+            reason = "marks that do not fit the notes"
+        else:  # music21 handing over something this reader does not expect
+            reason = f"signs not readable ({type(exc).__name__})"
+        log.info("%s: written form left out, notes kept as written (%s)", score.source,
+                 library_reason(exc))
+        if drops is not None:
+            drops[f"written form ({reason})"] += 1
+        return
+    score.form = form
+    for track, track_notes in zip(score.tracks, notes, strict=True):
+        track.notes = track_notes
+
+
+def _form_of(score: Score, part: Any, measures: list[Any],
+             end: int) -> tuple[tuple[Mark, ...], list[list[Note]]]:
+    """The well-formed marks of `part` (setting the pickup), and each track's notes split at
+    them; raises FormDropped (or MelodyError) for a form that cannot be made well-formed."""
+    bar = steps_per_bar(score.time_signature, score.steps_per_quarter)
+    pickup = pickup_steps(measures, score.steps_per_quarter, bar)
+    start = bar - pickup if pickup else 0
+    if any(n.start_step < start for t in score.tracks for n in t.notes):
+        pickup, start = 0, 0  # another part begins before this part's pickup
+    score.pickup_steps = pickup
+    notes = [track.notes for track in score.tracks]
+    signs = signs_from_part(part, measures, _pickup_quarters(measures),
+                            score.steps_per_quarter)
+    if not signs.marks:
+        return (), notes
+    marks = normalise(signs, start)
+    notes = [split_at_marks(track_notes, marks) for track_notes in notes]
+    form = check_form(marks, start, end, ((n.start_step, n.end_step)
+                                          for track_notes in notes for n in track_notes))
+    return form, notes
 
 
 def _parts(stream: Any) -> list[Any]:
@@ -88,18 +164,28 @@ class _Context:
         return self.get("key")
 
 
-def _walk_part(part: Any, part_index: int,
-               context: _Context) -> tuple[list[list[Any]], Track]:
-    """One pass over a part: raw notes [pitch, start_q, end_q, velocity] with ties joined,
-    plus marks offered to `context` and a Track to fill."""
+class _PartWalk(NamedTuple):
+    """What one pass over a part found: raw notes [pitch, start_q, end_q, velocity] with ties
+    joined, the Track to fill with them, and how many grace notes were left out."""
+
+    raw: list[list[Any]]
+    track: Track
+    grace_notes: int
+
+
+def _walk_part(part: Any, part_index: int, context: _Context, base: Fraction) -> _PartWalk:
+    """One pass over a part: its notes (after `base` quarters of pickup padding), with tempo,
+    meter and key marks offered to `context`."""
     from music21 import chord, instrument, key, meter, note, tempo
 
     raw: list[list[Any]] = []
+    graces = 0
     open_ties: dict[int, int] = {}  # MIDI pitch -> index in raw of the note a tie continues
     program, is_drum = None, False
-    for offset, el in _elements_with_offsets(part, _pickup_quarters(part)):
+    for offset, el in _elements_with_offsets(part, base):
         if isinstance(el, note.NotRest):
             if isinstance(el, note.Unpitched) or el.duration.isGrace or el.quarterLength == 0:
+                graces += el.duration.isGrace
                 continue  # unpitched percussion and grace notes carry no melody steps
             start_q = offset
             end_q = start_q + Fraction(el.quarterLength)
@@ -120,19 +206,16 @@ def _walk_part(part: Any, part_index: int,
     raw = [r for r in raw if 0 <= r[0] <= 127]  # octave marks can push ABC notes off MIDI
     track = Track(notes=[], name=str(part.partName or ""), program=int(program or 0),
                   is_drum=is_drum)
-    return raw, track
+    return _PartWalk(raw, track, graces)
 
 
-def _pickup_quarters(part: Any) -> Fraction:
+def _pickup_quarters(measures: list[Any]) -> Fraction:
     """How much of a bar is missing before an upbeat (music21's paddingLeft), so that bar
     lines land on multiples of the bar length.
 
     0 without measures, and 0 for a lone short bar: music21 calls any short first bar a
     pickup, but music shorter than a bar starts on its downbeat.
     """
-    from music21 import stream
-
-    measures = part.getElementsByClass(stream.Measure)
     if len(measures) < 2:
         return Fraction(0)
     return Fraction(measures[0].paddingLeft)
@@ -154,11 +237,20 @@ def _elements_with_offsets(container: Any, base: Fraction) -> Iterator[tuple[Fra
             yield offset, el
 
 
+_TIE_GAP_QUARTERS = Fraction(1, 480)  # offsets that differ by less are one moment
+
+
 def _add_tied(raw: list[list[Any]], open_ties: dict[int, int], pitch: int, start_q: Fraction,
               end_q: Fraction, velocity: int, tie: Any) -> None:
-    """Append a note, or lengthen the note it is tied from."""
+    """Append a note, or lengthen the note it is tied from.
+
+    A tie joins only a note that starts where the open one ends: a tie written between two
+    different pitches (a slur, in some transcriptions) must not stretch the first over the
+    music up to the next note of its pitch.
+    """
     kind = tie.type if tie is not None else None
-    if kind in ("continue", "stop") and pitch in open_ties:
+    if kind in ("continue", "stop") and pitch in open_ties and \
+            abs(raw[open_ties[pitch]][2] - start_q) < _TIE_GAP_QUARTERS:
         raw[open_ties[pitch]][2] = max(raw[open_ties[pitch]][2], end_q)
         if kind == "stop":
             del open_ties[pitch]
@@ -190,12 +282,18 @@ def key_from_music21(signature: Any) -> Key:
 
 def from_music21(stream: music21.stream.Stream, steps_per_quarter: int = 4,
                  source: str = "") -> Melody:
-    """The top line (skyline over all pitched parts) of a music21 stream, ties joined."""
+    """The top line (skyline over all pitched parts) of a music21 stream, ties joined, with the
+    written form and pickup of its first pitched part."""
 
     score = score_from_stream(stream, steps_per_quarter, source)
+    end_quarters = _pickup_quarters(part_measures(_parts(stream)[0])) + \
+        Fraction(stream.highestTime)
+    return melody_from_score(score, steps_from_quarters(end_quarters, steps_per_quarter)[0])
+
+
+def melody_from_score(score: Score, end_step: int | None = None) -> Melody:
+    """The top line (skyline) of a Score's pitched tracks, with its written form and pickup."""
     notes = [n for track in score.tracks if not track.is_drum for n in track.notes]
-    end_quarters = _pickup_quarters(_parts(stream)[0]) + Fraction(stream.highestTime)
-    end_step, _ = steps_from_quarters(end_quarters, steps_per_quarter)
-    return Melody(skyline(notes), steps_per_quarter=steps_per_quarter, qpm=score.qpm,
-                  time_signature=score.time_signature, key=score.key, source=source,
-                  end_step=end_step)
+    return Melody(skyline(notes), steps_per_quarter=score.steps_per_quarter, qpm=score.qpm,
+                  time_signature=score.time_signature, key=score.key, source=score.source,
+                  end_step=end_step, form=score.form, pickup_steps=score.pickup_steps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from melodyrnn.core.score import Score
@@ -9,8 +10,10 @@ from melodyrnn.errors import ReadError
 from melodyrnn.io.inputs.music21 import library_reason, score_from_stream
 
 
-def read_musicxml(path: Path, steps_per_quarter: int) -> list[Score]:
-    """A MusicXML file (plain or compressed) -> one Score (or one per work of an opus)."""
+def read_musicxml(path: Path, steps_per_quarter: int,
+                  drops: Counter[str] | None = None) -> list[Score]:
+    """A MusicXML file (plain or compressed) -> one Score (or one per work of an opus); a
+    written form left out is counted in `drops`."""
     from music21 import converter, stream
 
     try:
@@ -24,7 +27,7 @@ def read_musicxml(path: Path, steps_per_quarter: int) -> list[Score]:
     for i, work in enumerate(works):
         source = str(path) if len(works) == 1 else f"{path}#{i + 1}"
         try:
-            scores.append(score_from_stream(work, steps_per_quarter, source))
+            scores.append(score_from_stream(work, steps_per_quarter, source, drops))
         except Exception as exc:
             raise ReadError(f"{source}: cannot be converted ({library_reason(exc)})") from exc
     return scores

@@ -56,6 +56,22 @@ def test_ticks_are_quantized_and_moved_onsets_counted(tmp_path):
     assert score.source == str(path)
 
 
+def test_midi_is_read_in_playing_order_without_written_form(tmp_path):
+    # an upbeat G and a phrase, played twice: MIDI holds only the notes as played
+    steps = list(range(3, 13))
+    pitches = [67, 60, 62, 64, 65] * 2
+    path = tmp_path / "played.mid"
+    path.write_bytes(midi_bytes([e for p, s in zip(pitches, steps, strict=True)
+                                 for e in note(p, 24 * s, 24 * s + 24)]))
+    score = read_score(path)
+    assert (score.form, score.pickup_steps) == ((), 0)
+    assert [(n.pitch, n.start_step) for n in score.tracks[0].notes] == \
+        list(zip(pitches, steps, strict=True))
+    melody = from_pretty_midi(pretty_midi.PrettyMIDI(str(path)))
+    assert (melody.form, melody.pickup_steps, melody.pitches) == ((), 0, pitches)
+    assert melody.unfold() is melody
+
+
 def test_tempo_meter_and_key_come_from_the_first_events(tmp_path):
     events = [(0, b"\xff\x51\x03" + (615385).to_bytes(3, "big")),  # 97.5 qpm
               (0, b"\xff\x58\x04\x06\x03\x18\x08"),  # 6/8
