@@ -25,7 +25,7 @@ from melodyrnn.prepare.extract import extract_melodies
 from melodyrnn.prepare.recipes import Recipe, source_id
 from melodyrnn.prepare.report import GridLoss, PrepareReport
 
-CACHE_VERSION = f"{__version__}-2"  # -2: melodies keep their form and pickup; grid losses
+CACHE_VERSION = f"{__version__}-3"  # -3: form, pickup and grid losses; ties join one note
 
 
 @dataclass
