@@ -53,9 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate_samples(args: argparse.Namespace) -> int:
-    samples = [m for path in expand_source(args.samples) for m in read_melodies(path)]
-    reference = load_corpus(args.data, split=args.split)
-    training = load_corpus(args.data, split="train")
+    # tunes as played (repeats unfolded), the samples read on the dataset's grid, so that
+    # durations in steps compare
+    reference = [m.unfold() for m in load_corpus(args.data, split=args.split)]
+    training = [m.unfold() for m in load_corpus(args.data, split="train")]
+    grid = reference[0].steps_per_quarter if reference else 4
+    samples = [m.unfold() for path in expand_source(args.samples)
+               for m in read_melodies(path, steps_per_quarter=grid)]
     comparison = compare_sets(samples, reference)
     originality = OriginalityIndex(training).check_all(samples)
     if args.json:

@@ -40,3 +40,4 @@ def test_cli_evaluate_samples(tiny_model, tiny_data, tmp_path, capsys):
     assert main(["evaluate", "--data", str(tiny_data), "--samples", str(samples), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["originality"]) == 6 and "scale_consistency" in data["metrics"]
+
