@@ -147,14 +147,12 @@ def _fit_form(notes: list[Note], form: tuple[Mark, ...], pickup_steps: int, step
     form = tuple(m._replace(step=m.step - shift) for m in form)
     if not form:
         return notes, form, pickup_steps
-    if any(_sounds_across(n, form) for n in notes):
-        drops[FORM_ACROSS_NOTE] += 1
-        return notes, (), pickup_steps
     end = max([notes[-1].end_step] + [m.step for m in form])
     try:
         form = check_form(form, start, end, ((n.start_step, n.end_step) for n in notes))
-    except MelodyError:
-        drops[FORM_NOT_WELL_FORMED] += 1
+    except MelodyError:  # a note across a sign is the reason counted first
+        across = any(_sounds_across(n, form) for n in notes)
+        drops[FORM_ACROSS_NOTE if across else FORM_NOT_WELL_FORMED] += 1
         return notes, (), pickup_steps
     return notes, form, pickup_steps
 

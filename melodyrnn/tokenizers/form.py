@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from melodyrnn.core.form import ENDING, MAX_ENDINGS, REPEAT_END, REPEAT_START, FormState, Mark
+from melodyrnn.core.form import (
+    ENDING,
+    KINDS,
+    MAX_ENDINGS,
+    REPEAT_END,
+    REPEAT_START,
+    FormState,
+    Mark,
+)
 from melodyrnn.core.meter import steps_per_bar
 from melodyrnn.tokenizers.grammar import METERS, Token
 
@@ -21,7 +29,7 @@ PICKUP = "Pickup"
 # every mark a token can write, as (kind, number), in vocabulary order
 MARKS: tuple[tuple[str, int], ...] = (
     (REPEAT_START, 0), (REPEAT_END, 0), *((ENDING, n) for n in range(1, MAX_ENDINGS + 1)))
-MARK_KINDS = frozenset((REPEAT_START, REPEAT_END, ENDING))
+MARK_KINDS = frozenset(KINDS)
 
 
 def longest_pickup(steps_per_quarter: int) -> int:
