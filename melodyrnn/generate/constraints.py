@@ -1,10 +1,12 @@
 """Masks over the vocabulary: the tokenizer's grammar AND the user's constraints, per step.
 
-Pitch range and scale are hard constraints; the grammar mask makes every sample decode cleanly;
-near a length limit a row may start no new note, repeat or ending, and closes the repeat or
-ending it has open before anything else (the grammar allows EOS only once the form is closed);
-a row that may not end yet may not choose EOS. Masks are built once per grammar state and
-looked up by its identity.
+Pitch range and scale are hard constraints; the grammar mask makes every sample decode cleanly.
+A tune ends only where its last bar is complete (whole, or completing the pickup it began with,
+so that it lasts whole bars). Once a length is decided (`settings.end_target`), no note or rest
+may run past the end; at the end a row may start no new note, repeat or ending, and closes the
+repeat or ending it has open before anything else (the grammar allows EOS only once the form is
+closed); a row that may not end yet may not choose EOS. Masks are built once per grammar state
+and room left, and looked up by the state's identity.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import torch
 from torch import Tensor
 
 from melodyrnn.errors import ConfigError
-from melodyrnn.generate.settings import MIN_FREE_NOTES, SampleSettings, reached
+from melodyrnn.generate.settings import MIN_FREE_NOTES, SampleSettings, bar_end, end_target
+
+TIMED = frozenset({"Duration", "Rest", "Hold"})  # note-encoding tokens that move time on
 
 
 class Masks:
@@ -42,16 +46,29 @@ class Masks:
         self.constraint = allowed
         self.pitch_ids = torch.tensor(tokenizer.pitch_token_ids, dtype=torch.long)
         self.opening_ids = torch.tensor(tokenizer.form_opening_ids, dtype=torch.long)
+        # steps each token moves time on (Duration, Rest, Hold of the note encoding), else 0
+        self.advance = torch.tensor(
+            [max(tokenizer._values[i], 0) if tokenizer._kinds[i] in TIMED else 0
+             for i in range(tokenizer.vocab_size)], dtype=torch.long)
+        self.rest_ids = torch.tensor(tokenizer.kind_ids("Rest"), dtype=torch.long)
+        self.longest = int(self.advance.max())
         # grammar masks are cached tuples inside the tokenizer, so their identity is a cheap key
         # (hashing 400-odd booleans per row and step would cost more than the network)
-        self._index: dict[tuple[int, bool, bool], int] = {}
+        self._index: dict[tuple[int, bool, bool, int], int] = {}
         self._rows: list[Tensor] = []
         self._keep: list[tuple[bool, ...]] = []  # holds the tuples, so their ids stay unique
         self._table = torch.zeros(0, tokenizer.vocab_size, dtype=torch.bool, device=device)
 
-    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool, state: Any) -> Tensor:
+    def _build(self, grammar: tuple[bool, ...], stop: bool, end_ok: bool, room: int,
+               state: Any) -> Tensor:
         eos = self.tokenizer.eos_id
         mask = torch.tensor(grammar, dtype=torch.bool) & self.constraint
+        if room >= 0:  # nothing may sound or rest past the end
+            mask &= self.advance <= room
+            if stop:  # only rests are left: the longest allowed, so no short one strands it
+                rests = self.rest_ids[mask[self.rest_ids]]
+                if len(rests) > 1:
+                    mask[rests[self.advance[rests] < self.advance[rests].max()]] = False
         if stop:
             without_notes = mask.clone()
             without_notes[self.pitch_ids] = False
@@ -75,28 +92,43 @@ class Masks:
         settings, tok = self.settings, self.tokenizer
         # near the cap, finish the note in hand so the sequence still ends grammatically
         near_cap = step >= settings.max_tokens - 8
-        if settings.has_length:
-            finishing = [near_cap or reached(settings, c, s, tok.steps_per_quarter,
-                                             self.steps_per_bar)
-                         for s, c in zip(states, note_counts, strict=True)]
-            may_end = finishing
-        else:  # the model ends each tune itself, once it has added a few notes
-            finishing = [near_cap] * len(states)
-            may_end = [near_cap or c >= self.prefix_notes + MIN_FREE_NOTES for c in note_counts]
-        return self.for_states(states, finishing, may_end), finishing
+        last_chance = step >= settings.max_tokens - 4  # ... or at least end grammatically
+        finishing, may_end, rooms = [], [], []
+        for s, c in zip(states, note_counts, strict=True):
+            target = end_target(settings, c, s, tok.steps_per_quarter, self.steps_per_bar) \
+                if settings.has_length else None
+            if near_cap:  # the cap is near: complete the bar in hand, whatever was asked
+                here = bar_end(s, self.steps_per_bar)
+                target = here if target is None else min(target, here)
+            if target is not None:  # the length is decided: run to the target, then end
+                room = max(target - s.step, 0)
+                notes_done = settings.notes is not None and c >= settings.notes
+                finishing.append(near_cap or notes_done or room == 0)
+                may_end.append(room == 0 or last_chance)
+                rooms.append(room)
+            else:  # the model ends the tune, once it has added a few notes and its bar is whole
+                whole = bar_end(s, self.steps_per_bar) == s.step
+                finishing.append(False)
+                may_end.append(c >= self.prefix_notes + MIN_FREE_NOTES and whole)
+                rooms.append(-1)
+        return self.for_states(states, finishing, may_end, rooms), finishing
 
-    def for_states(self, states: list[Any], finishing: list[bool],
-                   may_end: list[bool]) -> Tensor:
+    def for_states(self, states: list[Any], finishing: list[bool], may_end: list[bool],
+                   rooms: list[int] | None = None) -> Tensor:
         """(B, V) masks: grammar AND constraints. A finishing row may start no new note; a row
-        that may not end yet (too short) may not choose EOS; a finished row gets EOS only."""
+        that may not end yet (too short, or its last bar not whole) may not choose EOS; a row
+        with `room` steps left (-1: no limit) may not sound or rest past them; a finished row
+        gets EOS only."""
         index = []
-        for state, stop, end_ok in zip(states, finishing, may_end, strict=True):
+        rooms = rooms if rooms is not None else [-1] * len(states)
+        for state, stop, end_ok, room in zip(states, finishing, may_end, rooms, strict=True):
             grammar = self.tokenizer.allowed_next(state)
-            key = (id(grammar), stop, end_ok)
+            room = -1 if room >= self.longest and not stop else room  # room for anything
+            key = (id(grammar), stop, end_ok, room)
             i = self._index.get(key)
             if i is None:
                 i = self._index[key] = len(self._rows)
-                self._rows.append(self._build(grammar, stop, end_ok, state))
+                self._rows.append(self._build(grammar, stop, end_ok, room, state))
                 self._keep.append(grammar)
             index.append(i)
         if len(self._rows) != len(self._table):

@@ -51,14 +51,40 @@ class SampleSettings:
             raise ConfigError(f"beam {self.beam} and branch {self.branch} must be at least 1")
 
 
-def reached(settings: SampleSettings, notes: int, state: Any, steps_per_quarter: int,
-            steps_per_bar: int) -> bool:
-    """Whether a sequence has as many notes, bars or seconds as asked for."""
-    if settings.notes is not None and notes >= settings.notes:
-        return True
+def complete_bar(step: int, start_step: int, steps_per_bar: int) -> int:
+    """The first step at or after `step` where a tune begun at `start_step` may end: its last
+    bar whole, or, after a pickup, completing it (the tune then lasts whole bars). A tune
+    lasts at least one bar; `step` itself when the bar length is not known."""
+    if not steps_per_bar:
+        return step
+    bars = max(-(-(step - start_step) // steps_per_bar), 1)
+    return start_step + bars * steps_per_bar
+
+
+def end_target(settings: SampleSettings, notes: int, state: Any, steps_per_quarter: int,
+               steps_per_bar: int) -> int | None:
+    """The step a sequence is to end at, once its length is decided; None while it is free.
+
+    `bars`: that many bars after the pickup, the last one completing it. `seconds`: the first
+    complete bar that lasts them at `qpm`. `notes`: once they are all there, the end of the bar
+    the last one stands in. Without a known bar length, `seconds` ends at its step exactly and
+    `bars` as if the bar were 4/4.
+    """
     spb = state.steps_per_bar or steps_per_bar
-    if settings.bars is not None and spb and state.step >= settings.bars * spb:
-        return True
+    start = state.start_step
+    if settings.bars is not None:
+        return start + settings.bars * (spb or 4 * steps_per_quarter)
     if settings.seconds is not None:
-        return state.step * 60.0 / (settings.qpm * steps_per_quarter) >= settings.seconds
-    return False
+        steps = math.ceil(settings.seconds * settings.qpm * steps_per_quarter / 60.0 - 1e-9)
+        return complete_bar(max(steps, 1), start, spb)
+    if settings.notes is not None and notes >= settings.notes:
+        return bar_end(state, spb)
+    return None
+
+
+def bar_end(state: Any, steps_per_bar: int) -> int:
+    """Where the bar that a sequence stands in is complete (`complete_bar`), after the note
+    in hand: a Pitch waits for its Duration at its onset, and that note needs room to sound."""
+    waiting = state.phase == "duration"
+    return complete_bar(state.step + waiting, state.start_step,
+                        state.steps_per_bar or steps_per_bar)

@@ -49,6 +49,7 @@ class GrammarState(NamedTuple):
     may_rest: bool = True  # note encoding: False after a Rest cut short (not at its maximum)
     form: FormState = FormState()  # note encoding with form tokens: the marks read so far
     bar_step: int = -1  # note encoding: the step of the last Bar (marks stand before a Bar)
+    start_step: int = 0  # where the tune begins: after a p-step pickup, steps_per_bar - p
 
 
 class Token(NamedTuple):

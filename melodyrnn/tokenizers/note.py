@@ -255,7 +255,8 @@ class NoteTokenizer(Tokenizer):
                                   may_hold=False, may_rest=True)
         if kind == PICKUP:
             start = state.steps_per_bar - value
-            return state._replace(step=start, form=FormState(section_step=start))
+            return state._replace(step=start, form=FormState(section_step=start),
+                                  start_step=start)
         return state._replace(bars=state.bars + 1, may_hold=False, may_rest=True,  # Bar
                               bar_step=state.step)
 

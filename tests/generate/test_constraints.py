@@ -77,10 +77,50 @@ def test_sampling_with_form_tokens_writes_well_formed_form(form_model, length, t
     melodies = check_well_formed(tok, seqs)
     assert any(m.form for m in melodies)
     for m in melodies:
+        spb = m.steps_per_bar
+        capped = len(tok.encode(m)) > settings.max_tokens - 4  # the cap may come first
+        assert capped or (m.end_step - m.start_step) % spb == 0, m  # the last bar is whole
         if "bars" in length:
-            assert m.end_step >= 4 * m.steps_per_bar
+            assert m.end_step - m.start_step == 4 * spb
         if "notes" in length:
             assert len(m) == 12
+        if "seconds" in length:
+            assert 5.0 <= m.seconds < 5.0 + spb * m.step_seconds + m.start_step * m.step_seconds
+
+
+def test_a_free_tune_ends_only_where_its_last_bar_is_whole(form_tokenizer):
+    tok = form_tokenizer
+    masks = Masks(tok, SampleSettings(), torch.device("cpu"))
+
+    def may_end(tokens: list[str]) -> bool:
+        state = tok.grammar_state(tok.tokens_to_ids(tokens))
+        return bool(masks.for_step(0, [state], [20])[0][0, tok.eos_id])
+
+    eighths = [t for i in range(8) for t in (f"Pitch_{60 + i % 5}", "Duration_2")]  # a bar
+    bar = ["BOS", "TimeSig_4/4", "Key_C_major", "Bar", *eighths]
+    assert may_end(bar)
+    assert not may_end([*bar, "Bar", "Pitch_60", "Duration_2"])
+    # after a pickup of a quarter, the tune ends a quarter before a bar line
+    picked = ["BOS", "TimeSig_4/4", "Key_C_major", "Pickup_4", "Bar", "Pitch_60",
+              "Duration_4", "Bar"]
+    assert not may_end([*picked, *eighths])
+    assert may_end([*picked, *eighths[:12]])
+
+
+def test_near_the_end_nothing_sounds_past_it(form_tokenizer):
+    tok = form_tokenizer
+    masks = Masks(tok, SampleSettings(bars=1), torch.device("cpu"))
+    start = ["BOS", "TimeSig_4/4", "Key_C_major", "Bar", "Pitch_60", "Duration_12", "Pitch_62"]
+    left = mask_names(tok, masks, start)
+    assert "Duration_4" in left and "Duration_5" not in left
+    notes = Masks(tok, SampleSettings(notes=2), torch.device("cpu"))
+    two = ["BOS", "TimeSig_4/4", "Key_C_major", "Bar", "Pitch_60", "Duration_4", "Pitch_62",
+           "Duration_2"]
+    # the notes are all there: only the rest that completes the bar, no short one to strand
+    state = tok.grammar_state(tok.tokens_to_ids(two))
+    row = notes.for_step(0, [state], [2])[0][0]
+    left = {tok.vocab[i] for i in row.nonzero().flatten().tolist()}
+    assert left - {"RepeatEnd"} == {"Rest_10"}  # (or a `:|` back to the start, first)
 
 
 @pytest.mark.parametrize("max_tokens", [24, 40, 64])
@@ -106,3 +146,14 @@ def test_generate_with_form_tokens(form_model):
         assert form_model.tokenizer.decode(form_model.tokenizer.encode(m),
                                            return_errors=True)[1] == 0
         assert m.unfold().form == ()
+
+
+def test_a_figure_played_as_often_as_real_tunes_allow_is_blocked():
+    from melodyrnn.generate.beam import blocked_durations
+    figure = [(67, 2), (65, 2), (67, 2), (69, 2), (67, 2), (65, 2), (64, 2), (62, 2)]
+    assert blocked_durations(figure * 2, 67) == set()
+    assert blocked_durations(figure * 3, 67, ((8, 3),)) == set()  # the 4th would start here
+    played = figure * 3 + figure[:7]
+    assert blocked_durations(played, 62, ((8, 3),)) == {2}  # ... and may not end
+    assert blocked_durations(played, 62, ((8, 4),)) == set()
+    assert blocked_durations(played, 60, ((8, 3),)) == set()  # another note is free
