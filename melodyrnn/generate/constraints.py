@@ -18,6 +18,7 @@ from torch import Tensor
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.generate.settings import MIN_FREE_NOTES, SampleSettings, bar_end, end_target
+from melodyrnn.tokenizers.grammar import DURATION
 
 TIMED = frozenset({"Duration", "Rest", "Hold"})  # note-encoding tokens that move time on
 
@@ -94,6 +95,7 @@ class Masks:
         near_cap = step >= settings.max_tokens - 8
         last_chance = step >= settings.max_tokens - 4  # ... or at least end grammatically
         finishing, may_end, rooms = [], [], []
+        enough = self.prefix_notes + MIN_FREE_NOTES
         for s, c in zip(states, note_counts, strict=True):
             target = end_target(settings, c, s, tok.steps_per_quarter, self.steps_per_bar) \
                 if settings.has_length else None
@@ -107,11 +109,19 @@ class Masks:
                 may_end.append(room == 0 or last_chance)
                 rooms.append(room)
             else:  # the model ends the tune, once it has added a few notes and its bar is whole
-                whole = bar_end(s, self.steps_per_bar) == s.step
                 finishing.append(False)
-                may_end.append(c >= self.prefix_notes + MIN_FREE_NOTES and whole)
+                may_end.append(c >= enough and self._whole(s))
                 rooms.append(-1)
         return self.for_states(states, finishing, may_end, rooms), finishing
+
+    def _whole(self, state: Any) -> bool:
+        """Whether the tune may end here: its last bar whole (`settings.bar_end`), inlined,
+        as it runs for every row at every step."""
+        spb = state.steps_per_bar or self.steps_per_bar
+        if not spb:
+            return True
+        since = state.step - state.start_step
+        return since > 0 and since % spb == 0 and state.phase != DURATION
 
     def for_states(self, states: list[Any], finishing: list[bool], may_end: list[bool],
                    rooms: list[int] | None = None) -> Tensor:
