@@ -298,3 +298,60 @@ def clean_decode() -> Callable[..., int]:
 def tiny_data(tiny_model: Path) -> Path:
     """The dataset the tiny model was trained on."""
     return tiny_model.parent / "data"
+
+
+# --- a tiny dataset with bar lines (for lookback: the note tokenizer with meter tokens) -------
+
+BARS_TOKENIZER = {"name": "note", "options": {"pitch_range": [48, 84], "bar_tokens": True,
+                                              "meter_token": True}}
+
+
+def _bars_melody(rng: random.Random) -> Melody:
+    """A 2-bar figure of eighths and quarters in 4/4 or 6/8, played twice, then a last bar."""
+    meter = rng.choice(((4, 4), (6, 8)))
+    bar = 16 if meter == (4, 4) else 12
+    figure, step, pitch = [], 0, rng.randrange(60, 72)
+    while step < 2 * bar:
+        duration = min(rng.choice((2, 2, 4)), 2 * bar - step)
+        figure.append(Note(pitch, step, duration))
+        pitch = min(80, max(52, pitch + rng.choice((-2, -1, 1, 2))))
+        step += duration
+    notes = figure + [Note(n.pitch, n.start_step + 2 * bar, n.duration_steps) for n in figure]
+    notes.append(Note(figure[0].pitch, 4 * bar, bar))
+    return Melody(notes, time_signature=meter, source="bars")
+
+
+@pytest.fixture(scope="session")
+def bars_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A prepared dataset of 2-bar figures played twice (the note tokenizer with Bar and
+    TimeSig tokens): 48 train, 8 valid and 8 test melodies (read-only)."""
+    from melodyrnn.prepare.shards import write_split
+    from melodyrnn.tokenizers import get_tokenizer
+
+    directory = tmp_path_factory.mktemp("data") / "bars"
+    directory.mkdir()
+    tokenizer = get_tokenizer(BARS_TOKENIZER["name"], **BARS_TOKENIZER["options"])
+    rng = random.Random(3)
+    counts = {"train": 48, "valid": 8, "test": 8}
+    for split, n in counts.items():
+        write_split(directory, split, [tokenizer.encode(_bars_melody(rng)) for _ in range(n)])
+    tokenizer.save(directory / "tokenizer.json")
+    manifest = {"corpus": "synthetic-bars", "tokenizer": "note", "splits": counts}
+    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def lookback_model(tmp_path_factory: pytest.TempPathFactory, bars_dataset: Path,
+                   configs_dir: Path) -> Path:
+    """A bundle of a tiny LSTM with lookback inputs and a 6-token attention window, trained
+    for 4 steps on `bars_dataset` (its run directory is bundle/../runs/tiny/version_0)."""
+    from melodyrnn.fit.cli import make_cli
+    from melodyrnn.models.bundle import export_bundle
+
+    base = tmp_path_factory.mktemp("lookback-model")
+    make_cli(["fit", "--config", str(configs_dir / "tiny.yaml"), "--data.path", str(bars_dataset),
+              "--trainer.default_root_dir", str(base / "runs"), "--trainer.max_epochs", "1",
+              "--trainer.limit_train_batches", "4", "--trainer.enable_progress_bar", "false",
+              "--model.lookback", "true", "--model.attention", "6"])
+    return export_bundle(base / "runs" / "tiny" / "version_0", base / "bundle")

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from melodyrnn.errors import CorpusError
+from melodyrnn.errors import ConfigError, CorpusError
 from melodyrnn.evaluate.ngram import NGramModel, best_order
 from melodyrnn.models.likelihood import LikelihoodFigures
+from melodyrnn.models.lookback import batch_features, uses_lookback
 from melodyrnn.prepare.shards import read_split
 from melodyrnn.tokenizers import load_tokenizer
 
@@ -48,9 +49,15 @@ def read_sequences(data_dir: str | Path, split: str) -> list[list[int]]:
 
 
 def evaluate_network(network: Any, sequences: list[list[int]], pitch_ids: set[int],
-                     name: str = "model", batch_size: int = 32) -> EvalResult:
-    """Score sequences with a network whose forward gives (B, T, V) logits."""
+                     name: str = "model", batch_size: int = 32,
+                     tokenizer: Any = None) -> EvalResult:
+    """Score sequences with a network whose forward gives (B, T, V) logits; `tokenizer`
+    gives the lookback features of a network with lookback."""
     import torch
+    lookback = uses_lookback(network)
+    if lookback and tokenizer is None:
+        raise ConfigError(f"{name} has lookback inputs: pass the tokenizer of its sequences "
+                          "so their lookback features can be computed")
     total, tokens, notes, correct = 0.0, 0, 0, 0
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     network.eval()
@@ -65,7 +72,9 @@ def evaluate_network(network: Any, sequences: list[list[int]], pitch_ids: set[in
             for row, seq in enumerate(batch):
                 ids[row, :len(seq)] = torch.tensor(seq)
             inputs, targets = ids[:, :-1].clamp(min=0).to(device), ids[:, 1:].to(device)
-            logits, _ = network(inputs)  # (B, T, V)
+            features = batch_features(tokenizer, [s[:-1] for s in batch], width - 1, device) \
+                if lookback else None
+            logits, _ = network(inputs, None, features)  # (B, T, V)
             logp = torch.log_softmax(logits.float(), dim=-1)
             real = targets >= 0
             safe = targets.clamp(min=0)
@@ -112,7 +121,7 @@ def evaluate_dataset(model: Any, data_dir: str | Path, split: str = "test",
     if not sequences:
         raise CorpusError(f"{data_dir}: split '{split}' is empty")
     results = {"model": evaluate_network(model.network, sequences, pitch_ids,
-                                         name=model.path.name)}
+                                         name=model.path.name, tokenizer=model.tokenizer)}
     if baseline:
         train = read_sequences(data_dir, "train")
         valid = read_sequences(data_dir, "valid")

@@ -2,9 +2,10 @@
 
 `melodyrnn fit|validate|test` (through `run_cli`) builds this CLI over
 `MelodyLightningModule` and `MelodyDataModule`. It links the dataset's vocab_size, pad_id,
-tokenizer and manifest into the model, adds ModelCheckpoint (best + last on val_loss) and
-EarlyStopping as configurable callbacks (`--checkpoint.*`, `--early_stopping.*`), and logs to
-`{trainer.default_root_dir}/{run_name}/version_N/` with CSV and TensorBoard loggers. When `fit`
+tokenizer and manifest into the model and the model's lookback into the data, adds
+ModelCheckpoint (best + last on val_loss) and EarlyStopping as configurable callbacks
+(`--checkpoint.*`, `--early_stopping.*`), and logs to `{trainer.default_root_dir}/{run_name}/
+version_N/` with CSV and TensorBoard loggers. When `fit`
 ends it prints where the best and last checkpoints are and the `melodyrnn export` command for
 them. Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with
 status 2, a MelodyRNNError at run time with status 1, Ctrl-C as KeyboardInterrupt (130).
@@ -65,6 +66,8 @@ class MelodyCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for name in ("vocab_size", "pad_id", "tokenizer", "dataset_info"):
             parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+        # the other way: a network with lookback needs its features in every batch
+        parser.link_arguments("model.lookback", "data.lookback")
         parser.add_argument("--run_name", type=str, default="default",
                             help="Runs go to {trainer.default_root_dir}/{run_name}/version_N.")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")

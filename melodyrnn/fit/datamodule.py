@@ -12,6 +12,12 @@ memory maps, so several DDP processes share one copy in the page cache. Two ways
 Every item is a pair `(inputs, targets)` of int64 tensors where targets are inputs shifted by
 one. Targets the model is not asked to predict hold PAD and are ignored by the loss: padding,
 and in "pack" mode the BOS that follows an EOS (generation always starts from a given BOS).
+
+With `lookback` (linked from `--model.lookback`) each item is a triple `(inputs, targets,
+features)`: features (T, 5) or (B, T, 5) are the lookback features of the inputs
+(`models/lookback.py`), computed once per split over its whole stream when the split is set
+up (a few seconds for 700k tokens), kept as a uint16 array beside the tokens and sliced as
+they are; padding gets the none-features.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from melodyrnn._files import read_json
 from melodyrnn.errors import ConfigError, CorpusError
+from melodyrnn.models.lookback import none_features, stream_features
 from melodyrnn.prepare.shards import SPLITS, TokenSplit, read_split
+from melodyrnn.tokenizers import load_tokenizer
 
 Packing = Literal["pack", "pad"]
 # Manifest entries larger than this (e.g. a list of every source file) stay out of checkpoints.
@@ -71,10 +79,12 @@ class _ShardDataset(Dataset):
     maps the file itself instead of receiving a copy.
     """
 
-    def __init__(self, directory: str | Path, split: str, pad_id: int) -> None:
+    def __init__(self, directory: str | Path, split: str, pad_id: int,
+                 features: np.ndarray | None = None) -> None:
         self.directory = Path(directory)
         self.split_name = split
         self.pad_id = pad_id
+        self.features = features  # (n_tokens, 5) lookback features, or None
         self._split: TokenSplit | None = None
 
     @property
@@ -86,13 +96,22 @@ class _ShardDataset(Dataset):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_split": None}
 
+    def _features_of(self, starts: np.ndarray, lengths: np.ndarray, width: int) -> torch.Tensor:
+        """(rows, width, 5) features of the tokens [start, start + length) of each row."""
+        assert self.features is not None
+        out = np.empty((len(starts), width, self.features.shape[1]), dtype=np.int64)
+        out[:] = none_features(self.pad_id)
+        for row, (start, length) in enumerate(zip(starts, lengths, strict=True)):
+            out[row, :length] = self.features[start:start + length]
+        return torch.from_numpy(out)
+
 
 class PackedWindows(_ShardDataset):
     """Sequences end to end, cut into windows of `seq_len` (inputs, targets) pairs."""
 
     def __init__(self, directory: str | Path, split: str, seq_len: int, pad_id: int,
-                 bos_id: int) -> None:
-        super().__init__(directory, split, pad_id)
+                 bos_id: int, features: np.ndarray | None = None) -> None:
+        super().__init__(directory, split, pad_id, features)
         self.seq_len = seq_len
         self.bos_id = bos_id
         n_tokens = len(self.split.tokens)
@@ -102,7 +121,7 @@ class PackedWindows(_ShardDataset):
     def __len__(self) -> int:
         return self.n_windows
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, ...]:
         start = i * self.seq_len
         window = np.full(self.seq_len + 1, self.pad_id, dtype=np.int64)
         chunk = self.split.tokens[start:start + self.seq_len + 1]
@@ -110,7 +129,11 @@ class PackedWindows(_ShardDataset):
         inputs = torch.from_numpy(window[:-1])  # (T,)
         targets = torch.from_numpy(window[1:].copy())  # (T,)
         targets[targets == self.bos_id] = self.pad_id
-        return inputs, targets
+        if self.features is None:
+            return inputs, targets
+        n_inputs = min(len(chunk), self.seq_len)
+        features = self._features_of(np.array([start]), np.array([n_inputs]), self.seq_len)
+        return inputs, targets, features[0]  # (T, 5)
 
     def real_token_share(self) -> float:
         """Share of target positions that hold a real token rather than padding."""
@@ -128,8 +151,8 @@ class PaddedMelodies(_ShardDataset):
     """
 
     def __init__(self, directory: str | Path, split: str, seq_len: int, batch_size: int,
-                 pad_id: int, seed: int = 0) -> None:
-        super().__init__(directory, split, pad_id)
+                 pad_id: int, seed: int = 0, features: np.ndarray | None = None) -> None:
+        super().__init__(directory, split, pad_id, features)
         self.seq_len = seq_len
         starts, lengths = self._pieces(self.split, seq_len)
         rng = np.random.default_rng(seed)
@@ -158,14 +181,17 @@ class PaddedMelodies(_ShardDataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, b: int) -> tuple[torch.Tensor, ...]:
         rows = self.batches[b]
         starts, lengths = self.starts[rows], self.lengths[rows]
         window = np.full((len(starts), int(lengths.max())), self.pad_id, dtype=np.int64)
         for row, (start, length) in enumerate(zip(starts, lengths, strict=True)):
             window[row, :length] = self.split.tokens[start:start + length]
         ids = torch.from_numpy(window)
-        return ids[:, :-1], ids[:, 1:].clone()  # (B, T), (B, T)
+        if self.features is None:
+            return ids[:, :-1], ids[:, 1:].clone()  # (B, T), (B, T)
+        features = self._features_of(starts, lengths - 1, window.shape[1] - 1)  # (B, T, 5)
+        return ids[:, :-1], ids[:, 1:].clone(), features
 
     def real_token_share(self) -> float:
         """Share of target positions that hold a real token rather than padding."""
@@ -181,7 +207,7 @@ class MelodyDataModule(L.LightningDataModule):
     """Batches of (inputs, targets) token windows from a dataset written by `melodyrnn prepare`."""
 
     def __init__(self, path: str, batch_size: int = 64, seq_len: int = 256, num_workers: int = 0,
-                 packing: Packing = "pack") -> None:
+                 packing: Packing = "pack", lookback: bool = False) -> None:
         """Read the dataset's tokenizer and manifest; the shards are mapped in `setup`.
 
         Args:
@@ -190,6 +216,7 @@ class MelodyDataModule(L.LightningDataModule):
             seq_len: Input tokens per window; melodies longer than this are cut in pad mode.
             num_workers: DataLoader worker processes (0 = load in the training process).
             packing: "pack" concatenates melodies into full windows; "pad" pads one melody per row.
+            lookback: Give each window its lookback features too (linked from --model.lookback).
         """
         super().__init__()
         for name, value, low in (("batch_size", batch_size, 1), ("seq_len", seq_len, 1),
@@ -198,12 +225,15 @@ class MelodyDataModule(L.LightningDataModule):
                 raise ConfigError(f"data.{name} has to be an integer >= {low}, got {value!r}")
         if packing not in ("pack", "pad"):
             raise ConfigError(f"data.packing '{packing}' is not one of pack, pad")
+        if not isinstance(lookback, bool):
+            raise ConfigError(f"data.lookback has to be true or false, got {lookback!r}")
         self.save_hyperparameters()
         self.path = Path(path)
         self.batch_size = batch_size
         self.seq_len = seq_len
         self.num_workers = num_workers
         self.packing = packing
+        self.lookback = lookback
         self.tokenizer = read_dataset_tokenizer(self.path)
         vocab = self.tokenizer["vocab"]
         self.vocab_size = len(vocab)
@@ -211,6 +241,7 @@ class MelodyDataModule(L.LightningDataModule):
         self.bos_id = vocab.index("BOS")
         self.dataset_info = self._describe()
         self.datasets: dict[str, Dataset] = {}
+        self._features: dict[str, np.ndarray] = {}  # split -> lookback features of its stream
 
     def _describe(self) -> dict[str, Any]:
         """What a checkpoint should remember of this dataset: manifest and split sizes."""
@@ -226,11 +257,23 @@ class MelodyDataModule(L.LightningDataModule):
                               "dataset written by `melodyrnn prepare`?")
         return {"path": str(self.path), "manifest": manifest, "splits": splits}
 
-    def make_dataset(self, split: str) -> Dataset:
-        """The window dataset of one split with this module's settings."""
+    def make_dataset(self, split: str, features: bool = True) -> Dataset:
+        """The window dataset of one split with this module's settings (lookback features
+        included when `lookback` is on, unless `features` is False)."""
+        lookback = self.split_features(split) if self.lookback and features else None
         if self.packing == "pack":
-            return PackedWindows(self.path, split, self.seq_len, self.pad_id, self.bos_id)
-        return PaddedMelodies(self.path, split, self.seq_len, self.batch_size, self.pad_id)
+            return PackedWindows(self.path, split, self.seq_len, self.pad_id, self.bos_id,
+                                 features=lookback)
+        return PaddedMelodies(self.path, split, self.seq_len, self.batch_size, self.pad_id,
+                              features=lookback)
+
+    def split_features(self, split: str) -> np.ndarray:
+        """(n_tokens, 5) lookback features of a split's whole stream, computed once."""
+        if split not in self._features:
+            tokenizer = load_tokenizer(self.tokenizer)  # ConfigError if it knows no bars
+            self._features[split] = stream_features(tokenizer, read_split(self.path,
+                                                                          split).tokens)
+        return self._features[split]
 
     def setup(self, stage: str) -> None:
         """Map the splits the stage needs (fit: train and valid; validate; test)."""
@@ -258,4 +301,5 @@ class MelodyDataModule(L.LightningDataModule):
 
     def real_token_share(self, split: str = "train") -> float:
         """Share of target positions that are real tokens (not PAD) with these settings."""
-        return self.make_dataset(split).real_token_share()  # type: ignore[attr-defined]
+        dataset = self.make_dataset(split, features=False)
+        return dataset.real_token_share()  # type: ignore[attr-defined]

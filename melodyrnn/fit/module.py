@@ -39,6 +39,7 @@ from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
 from melodyrnn.models.bundle import load_weights_into
 from melodyrnn.models.likelihood import Likelihood
+from melodyrnn.models.lookback import check_lookback_tokenizer
 from melodyrnn.models.network import Cell, Input, MelodyLSTM, NetworkConfig, detach_state
 
 NOTE_PREFIXES = ("Pitch_", "NoteOn_")
@@ -61,6 +62,8 @@ class MelodyLightningModule(L.LightningModule):
         num_layers: int = NetworkConfig.num_layers,
         dropout: float = NetworkConfig.dropout,
         tie_weights: bool = NetworkConfig.tie_weights,
+        lookback: bool = NetworkConfig.lookback,
+        attention: int = NetworkConfig.attention,
         optimizer: Literal["adam", "adamw", "sgd"] = "adam",
         lr: float = 2e-3,
         weight_decay: float = 0.0,
@@ -89,6 +92,10 @@ class MelodyLightningModule(L.LightningModule):
             num_layers: Stacked recurrent layers.
             dropout: Dropout on embeddings, between layers and before the decoder.
             tie_weights: Share embedding and decoder weights (needs embedding_dim == hidden_size).
+            lookback: Magenta's Lookback RNN inputs: position in the bar, the tokens that came
+                next one and two bars earlier, repeat flags (needs a tokenizer with meter tokens).
+            attention: Magenta's Attention RNN: the top layer attends over its last this many
+                outputs (a window in tokens, Magenta uses 40); 0 = off.
             optimizer: adam, adamw or sgd.
             lr: Peak learning rate.
             weight_decay: L2 penalty (adam, sgd) or decoupled weight decay (adamw).
@@ -114,7 +121,9 @@ class MelodyLightningModule(L.LightningModule):
         self.net = MelodyLSTM(NetworkConfig(
             vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
             hidden_size=hidden_size, num_layers=num_layers, dropout=dropout,
-            tie_weights=tie_weights, pad_id=pad_id))
+            tie_weights=tie_weights, pad_id=pad_id, lookback=lookback, attention=attention))
+        if lookback and tokenizer is not None:
+            check_lookback_tokenizer(str(tokenizer.get("name")), tokenizer.get("options") or {})
         self.pad_id = pad_id
         self.optimizer = optimizer
         self.lr = lr
@@ -140,8 +149,9 @@ class MelodyLightningModule(L.LightningModule):
         self._totals: dict[str, Tensor] = {}  # stage -> [nats, tokens, correct, notes]
         self.epoch_metrics: dict[str, float] = {}
 
-    def forward(self, ids: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        return self.net(ids, state)
+    def forward(self, ids: Tensor, state: Any = None,
+                lookback: Tensor | None = None) -> tuple[Tensor, Any]:
+        return self.net(ids, state, lookback)
 
     # ---- loss and metrics -------------------------------------------------------------------
 
@@ -160,9 +170,18 @@ class MelodyLightningModule(L.LightningModule):
             self._totals[stage] = sums if totals is None else totals + sums
         return nats / n_real.clamp(min=1)
 
-    def _shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
-        inputs, targets = batch  # (B, T), (B, T)
-        logits, _ = self.net(inputs)  # (B, T, V)
+    def _unpack(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(inputs, targets, lookback features or None) of a batch of the data module."""
+        inputs, targets, *rest = batch  # (B, T), (B, T), [(B, T, 5)]
+        lookback = rest[0] if rest and self.net.config.lookback else None
+        if self.net.config.lookback and lookback is None:
+            raise ConfigError("the network has lookback but its batches carry no lookback "
+                              "features; build the data module with lookback=True")
+        return inputs, targets, lookback
+
+    def _shared_step(self, batch: tuple[Tensor, ...], stage: str) -> Tensor:
+        inputs, targets, lookback = self._unpack(batch)
+        logits, _ = self.net(inputs, None, lookback)  # (B, T, V)
         return self._score(logits, targets, stage)
 
     def _log_epoch(self, stage: str) -> None:
@@ -188,7 +207,7 @@ class MelodyLightningModule(L.LightningModule):
 
     # ---- steps ------------------------------------------------------------------------------
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor | None:
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor | None:
         if self.automatic_optimization:
             loss = self._shared_step(batch, "train")
             self.log("train_loss_step", loss, prog_bar=True)
@@ -196,21 +215,23 @@ class MelodyLightningModule(L.LightningModule):
         self._truncated_bptt_step(batch)
         return None
 
-    def _truncated_bptt_step(self, batch: tuple[Tensor, Tensor]) -> None:
+    def _truncated_bptt_step(self, batch: tuple[Tensor, ...]) -> None:
         """Cut the window into chunks of tbptt_steps; one update per chunk, state carried over.
 
         Lightning 2 dropped `truncated_bptt_steps`, so this follows its manual-optimization
         recipe: the state leaves each chunk detached, so gradients stop at the chunk boundary
-        while the forward pass still sees the whole window's history.
+        while the forward pass still sees the whole window's history (with attention, the
+        past outputs the state carries too; lookback features are cut with the inputs).
         """
-        inputs, targets = batch  # (B, T), (B, T)
+        inputs, targets, lookback = self._unpack(batch)
         optimizer = self.optimizers()
         assert not isinstance(optimizer, list)  # configure_optimizers returns one optimizer
-        state = None
-        for chunk_inputs, chunk_targets in zip(inputs.split(self.tbptt_steps, dim=1),
-                                               targets.split(self.tbptt_steps, dim=1),
-                                               strict=True):
-            logits, state = self.net(chunk_inputs, state)  # (B, k, V)
+        state, k = None, self.tbptt_steps
+        features = lookback.split(k, dim=1) if lookback is not None \
+            else (None,) * math.ceil(inputs.size(1) / k)
+        for chunk_inputs, chunk_targets, chunk_features in zip(
+                inputs.split(k, dim=1), targets.split(k, dim=1), features, strict=True):
+            logits, state = self.net(chunk_inputs, state, chunk_features)  # (B, k, V)
             loss = self._score(logits, chunk_targets, "train")
             optimizer.zero_grad()
             self.manual_backward(loss)
@@ -222,10 +243,10 @@ class MelodyLightningModule(L.LightningModule):
                 scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step()  # per batch, as the automatic path steps it
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "val")
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
         return self._shared_step(batch, "test")
 
     def on_train_epoch_end(self) -> None:

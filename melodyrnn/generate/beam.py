@@ -21,6 +21,8 @@ from torch import Tensor
 
 from melodyrnn.generate.constraints import Masks
 from melodyrnn.generate.settings import SampleSettings
+from melodyrnn.models.attention import AttentionState
+from melodyrnn.models.lookback import LookbackRows
 from melodyrnn.tokenizers.grammar import DURATION
 
 # (figure length in notes, most times it may be played), as tunes are written (repeats once):
@@ -48,7 +50,10 @@ def blocked_durations(events: list[tuple[int, int]], pitch: int,
 
 
 def _reorder(state: Any, index: Tensor) -> Any:
-    """Pick batch rows of a recurrent state ((h, c) for an LSTM, h otherwise): (L, B, H)."""
+    """Pick batch rows of a recurrent state ((h, c) for an LSTM, h otherwise): (L, B, H);
+    with attention an `AttentionState`, its window of past outputs too."""
+    if isinstance(state, AttentionState):
+        return state.index_select(index)
     if isinstance(state, tuple):
         return tuple(s.index_select(1, index) for s in state)
     return state.index_select(1, index)
@@ -98,7 +103,8 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
     # only the first beam of each melody is live at the start, so beams do not duplicate
     scores = torch.tensor([0.0 if r % width == 0 else -math.inf for r in range(rows)],
                           device=device)
-    logits, state = network(torch.tensor([prefix] * rows, device=device), None)
+    lookback = LookbackRows(network, tokenizer, prefix, rows, device)  # features: None without
+    logits, state = network(torch.tensor([prefix] * rows, device=device), None, lookback.prefix)
     last = logits[:, -1, :]  # (rows, V)
     for step in range(settings.max_tokens):
         mask, finishing = masks.for_step(step, states, counts)
@@ -154,7 +160,8 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
         if all(done):
             break
         state = _reorder(state, parents)
-        logits, state = network(chosen.view(-1, 1), state)
+        lookback.reorder(parents)
+        logits, state = network(chosen.view(-1, 1), state, lookback.push(chosen))
         last = logits[:, -1, :]
     best_rows = [m * width for m in range(num)]  # topk keeps each melody's best beam first
     result = [seqs[r] for r in best_rows]

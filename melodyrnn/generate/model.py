@@ -23,6 +23,7 @@ from melodyrnn.io import READ_SUFFIXES
 from melodyrnn.io.inputs.text import parse_primer, parse_range
 from melodyrnn.models.bundle import load_bundle
 from melodyrnn.models.likelihood import Likelihood
+from melodyrnn.models.lookback import batch_features, uses_lookback
 from melodyrnn.prepare.extract import read_melodies
 from melodyrnn.tokenizers import load_tokenizer
 
@@ -51,8 +52,11 @@ class MelodyModel:
 
     def __repr__(self) -> str:
         net = self.network.options()
+        extras = ("+lookback" if net.get("lookback") else "") + (
+            f"+attention {net['attention']}" if net.get("attention") else "")
         return (f"MelodyModel({self.path.name}: {net['cell']} {net['num_layers']}x"
-                f"{net['hidden_size']}, {self.tokenizer.name} tokens, corpus "
+                f"{net['hidden_size']}{' ' + extras if extras else ''}, "
+                f"{self.tokenizer.name} tokens, corpus "
                 f"{'+'.join(self.corpus) or '?'})")
 
     def prefix(self, primer: Melody | str | Path | None = None, meter: str | None = None,
@@ -99,10 +103,16 @@ class MelodyModel:
         allowed = torch.tensor(tok.allowed_next(tok.grammar_state(ids)), dtype=torch.bool)
         allowed[tok.unknown_prefix_ids] = False  # the model picks a real meter and key
         with torch.no_grad():
-            logits, _ = self.network(torch.tensor([ids]))
+            logits, _ = self.network(torch.tensor([ids]), None, self._lookback([ids]))
         probs = torch.softmax(logits[0, -1].float().masked_fill(~allowed, -math.inf), dim=-1)
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
         return int(torch.multinomial(probs, 1, generator=generator))
+
+    def _lookback(self, sequences: list[list[int]]) -> Any:
+        """(B, T, 5) lookback features of same-length sequences when the network wants them."""
+        if not uses_lookback(self.network):
+            return None
+        return batch_features(self.tokenizer, sequences, len(sequences[0]))
 
     def generate(self, num: int = 1, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, primer: Melody | str | Path | None = None,
@@ -144,7 +154,7 @@ class MelodyModel:
         ids = self.tokenizer.encode(melody)
         with torch.no_grad():
             x = torch.tensor([ids[:-1]], dtype=torch.long)  # (1, T)
-            logits, _ = self.network(x)  # (1, T, V)
+            logits, _ = self.network(x, None, self._lookback([ids[:-1]]))  # (1, T, V)
             logp = torch.log_softmax(logits.float(), dim=-1)[0]
             total = logp.gather(1, torch.tensor(ids[1:]).view(-1, 1)).sum().item()
         return ScoreResult(log_likelihood=total, tokens=len(ids) - 1, notes=len(melody))

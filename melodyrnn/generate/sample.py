@@ -24,6 +24,7 @@ from torch import Tensor
 from melodyrnn.generate.beam import beam_search_ids
 from melodyrnn.generate.constraints import Masks
 from melodyrnn.generate.settings import SampleSettings
+from melodyrnn.models.lookback import LookbackRows
 
 
 def filter_top_k(logits: Tensor, k: int) -> Tensor:
@@ -87,7 +88,8 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
     seqs = [list(prefix) for _ in range(num)]
     done = [False] * num
     ids = torch.tensor([prefix] * num, dtype=torch.long, device=device)  # (B, T0)
-    logits, state = network(ids, None)
+    lookback = LookbackRows(network, tokenizer, prefix, num, device)  # features: None without
+    logits, state = network(ids, None, lookback.prefix)
     last = logits[:, -1, :]  # (B, V)
     for step in range(settings.max_tokens):
         mask, finishing = masks.for_step(step, states, note_counts)  # (B, V)
@@ -106,7 +108,8 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
             done[i] = token == tokenizer.eos_id
         if all(done):
             break
-        logits, state = network(chosen.view(-1, 1), state)  # feed one token: (B, 1, V)
+        # feed one token: (B, 1, V)
+        logits, state = network(chosen.view(-1, 1), state, lookback.push(chosen))
         last = logits[:, -1, :]
     for seq in seqs:  # a capped sequence is closed so it still decodes cleanly
         if seq[-1] != tokenizer.eos_id:

@@ -16,6 +16,7 @@ module does not import Lightning.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -243,7 +244,8 @@ def load_weights_into(network: MelodyLSTM, path: str | Path,
                          f"'{source_tokenizer.get('name')}') than this dataset's "
                          f"({len(tokenizer.get('vocab', []))} tokens, '{tokenizer.get('name')}'); "
                          "prepare the dataset with the same tokenizer")
-    ours, theirs = network.options(), source.options()
+    # every option, those left out of `options()` at their defaults too
+    ours, theirs = dataclasses.asdict(network.config), dataclasses.asdict(source.config)
     differ = [f"{k} {theirs[k]} vs {ours[k]}" for k in NETWORK_KEYS
               if k != "dropout" and theirs.get(k) != ours.get(k)]
     if differ:

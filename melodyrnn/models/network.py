@@ -6,6 +6,12 @@ through an embedding (or as one-hot vectors), through a stack of LSTM, GRU or ta
 and out through a linear decoder to logits over the vocabulary. `forward(ids, state)` returns
 the logits and the new recurrent state, so generation can feed one token at a time.
 Nothing here knows about Lightning; `fit/module.py` wraps it.
+
+Two options from Magenta's Melody RNN family: `lookback` (Lookback RNN) adds to each input the
+features of `models/lookback.py` (position in the bar, the tokens that came next one and two
+bars earlier, and whether the tune repeats them), given as `forward(ids, state, lookback)`;
+`attention` (Attention RNN) lets the top layer's output attend over its last `attention`
+outputs (`models/attention.py`), which the state then carries as an `AttentionState`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from melodyrnn.errors import ConfigError
+from melodyrnn.models.attention import AttentionState, WindowAttention
+from melodyrnn.models.lookback import (
+    BACK_1,
+    BACK_2,
+    BAR_POSITIONS,
+    N_FEATURES,
+    POSITION,
+    REPEAT_1,
+)
 
 Cell = Literal["lstm", "gru", "rnn"]
 Input = Literal["embedding", "onehot"]
@@ -26,7 +41,12 @@ CELLS: tuple[str, ...] = get_args(Cell)
 INPUTS: tuple[str, ...] = get_args(Input)
 
 # An LSTM carries (h, c); a GRU or tanh RNN carries h alone. Both are (num_layers, B, H).
-State = Tensor | tuple[Tensor, Tensor]
+# With attention the state is an AttentionState: that, and the window of past outputs.
+State = Tensor | tuple[Tensor, Tensor] | AttentionState
+MAX_ATTENTION = 512  # a window in tokens; Magenta's Attention RNN uses 40
+# Sizes of the lookback inputs: each lookback token id, and the position in the bar.
+LOOKBACK_EMBEDDING_DIM = 16
+POSITION_EMBEDDING_DIM = 8
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,8 @@ class NetworkConfig:
     dropout: float = 0.2
     tie_weights: bool = False
     pad_id: int = 0
+    lookback: bool = False
+    attention: int = 0
 
     def __post_init__(self) -> None:
         """Refuse option values that cannot build a network, with a sentence naming the value."""
@@ -71,6 +93,12 @@ class NetworkConfig:
             raise ConfigError(f"tie_weights needs embedding_dim equal to hidden_size, got "
                               f"embedding_dim {self.embedding_dim} and hidden_size "
                               f"{self.hidden_size}")
+        if not isinstance(self.lookback, bool):
+            raise ConfigError(f"lookback has to be true or false, got {self.lookback!r}")
+        if isinstance(self.attention, bool) or not isinstance(self.attention, int) \
+                or not 0 <= self.attention <= MAX_ATTENTION:
+            raise ConfigError(f"attention has to be a window of 0 (off) to {MAX_ATTENTION} "
+                              f"tokens, got {self.attention!r}")
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -78,8 +106,13 @@ class NetworkConfig:
         return tuple(field.name for field in dataclasses.fields(cls))
 
     def to_dict(self) -> dict[str, Any]:
-        """The options as plain values, enough to build the same network again."""
-        return dataclasses.asdict(self)
+        """The options as plain values, enough to build the same network again; `lookback`
+        and `attention` only when on, so a network without them is saved as it always was."""
+        options = dataclasses.asdict(self)
+        for name in ("lookback", "attention"):
+            if not options[name]:
+                del options[name]
+        return options
 
 
 class MelodyLSTM(nn.Module):
@@ -100,17 +133,25 @@ class MelodyLSTM(nn.Module):
         else:
             config = NetworkConfig(config, **options)
         self.config = config
-        for name, value in config.to_dict().items():
+        for name, value in dataclasses.asdict(config).items():
             setattr(self, name, value)
 
         self.drop = nn.Dropout(config.dropout)
         embedded = config.input == "embedding"
         self.encoder = nn.Embedding(config.vocab_size, config.embedding_dim) if embedded else None
         input_size = config.embedding_dim if embedded else config.vocab_size
+        self.lookback_encoder = self.position_encoder = None
+        if config.lookback:
+            # a small table of their own (the PAD row means "none"), for either kind of input
+            self.lookback_encoder = nn.Embedding(config.vocab_size, LOOKBACK_EMBEDDING_DIM)
+            self.position_encoder = nn.Embedding(BAR_POSITIONS + 1, POSITION_EMBEDDING_DIM)
+            input_size += 2 * LOOKBACK_EMBEDDING_DIM + POSITION_EMBEDDING_DIM + 2  # + 2 flags
         rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
         # nn.RNN* applies dropout between layers only; with one layer it would just warn.
         self.rnn = rnn_class(input_size, config.hidden_size, config.num_layers, batch_first=True,
                              dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.attention = WindowAttention(config.hidden_size, config.attention) \
+            if config.attention else None
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
         self.init_weights()
         if config.tie_weights:
@@ -120,8 +161,9 @@ class MelodyLSTM(nn.Module):
 
     def init_weights(self) -> None:
         """Small uniform embedding and decoder weights, zero decoder bias (word_language_model)."""
-        if self.encoder is not None:
-            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+        for encoder in (self.encoder, self.lookback_encoder, self.position_encoder):
+            if encoder is not None:
+                nn.init.uniform_(encoder.weight, -0.1, 0.1)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
 
@@ -134,24 +176,60 @@ class MelodyLSTM(nn.Module):
         weight = self.decoder.weight
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
         h = weight.new_zeros(shape, device=device)
-        return (h, torch.zeros_like(h)) if self.config.cell == "lstm" else h
+        rnn_state = (h, torch.zeros_like(h)) if self.config.cell == "lstm" else h
+        if self.attention is None:
+            return rnn_state
+        memory, filled = self.attention.empty(batch_size, h)
+        return AttentionState(rnn_state, memory, filled)
 
-    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Logits for the next token at every position, and the state after the last one."""
+    def forward(self, ids: Tensor, state: State | None = None,
+                lookback: Tensor | None = None) -> tuple[Tensor, State]:
+        """Logits for the next token at every position, and the state after the last one.
+
+        ids (B, T); `lookback` (B, T, 5), the features of `models/lookback.py` for those
+        positions, when the network was built with `lookback` (else None).
+        """
+        x = self._inputs(ids, lookback)  # (B, T, input_size)
+        rnn_state = state.rnn if isinstance(state, AttentionState) else state
+        output, rnn_state = self.rnn(x, rnn_state)  # (B, T, H)
+        if self.attention is None:
+            return self.decoder(self.drop(output)), rnn_state  # (B, T, V)
+        memory, filled = (state.memory, state.filled) if isinstance(state, AttentionState) \
+            else self.attention.empty(ids.size(0), output)
+        output, memory, filled = self.attention(output, memory, filled)  # (B, T, H)
+        return self.decoder(self.drop(output)), AttentionState(rnn_state, memory, filled)
+
+    def _inputs(self, ids: Tensor, lookback: Tensor | None) -> Tensor:
+        """The recurrent input of each position: the token, and its lookback features."""
         if self.encoder is not None:
             x = self.drop(self.encoder(ids))  # (B, T, E)
         else:
             # One-hot input: the first layer's input weights play the embedding's part.
             x = F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
-        output, state = self.rnn(x, state)  # (B, T, H)
-        logits = self.decoder(self.drop(output))  # (B, T, V)
-        return logits, state
+        if self.lookback_encoder is None or self.position_encoder is None:
+            if lookback is not None:
+                raise ConfigError("lookback features were given to a network built without "
+                                  "lookback; build it with lookback=True or pass None")
+            return x
+        if lookback is None or lookback.shape != (*ids.shape, N_FEATURES):
+            got = "none" if lookback is None else f"shape {tuple(lookback.shape)}"
+            raise ConfigError(f"this network was built with lookback, so forward needs the "
+                              f"(B, T, 5) lookback features of its ids (models/lookback.py); "
+                              f"got {got} for ids of shape {tuple(ids.shape)}")
+        lookback = lookback.long()
+        extra = torch.cat([self.position_encoder(lookback[..., POSITION]),
+                           self.lookback_encoder(lookback[..., BACK_1]),
+                           self.lookback_encoder(lookback[..., BACK_2])], dim=-1)
+        flags = lookback[..., REPEAT_1:].to(x.dtype)  # (B, T, 2)
+        return torch.cat([x, self.drop(extra), flags], dim=-1)
 
 
 def detach_state(state: State | None) -> State | None:
     """The same state cut from the graph, so backpropagation stops there (truncated BPTT)."""
     if state is None:
         return None
+    if isinstance(state, AttentionState):
+        return state.detach()
     if isinstance(state, tuple):
         return tuple(s.detach() for s in state)  # type: ignore[return-value]
     return state.detach()

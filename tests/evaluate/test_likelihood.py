@@ -42,3 +42,25 @@ def test_bundled_model_beats_the_ngram_on_its_held_out_test_split(tmp_path):
     assert lstm.notes == ngram.notes > 0
     # measured: 3.07 bits per note against 4.38 for the best n-gram (order 5)
     assert lstm.bits_per_note < ngram.bits_per_note - 0.5
+
+
+def test_a_lookback_model_is_scored_alike_in_any_batch(lookback_model, bars_dataset):
+    from melodyrnn.errors import ConfigError
+    from melodyrnn.evaluate.likelihood import evaluate_network, read_sequences
+
+    model = mr.load_model(lookback_model)
+    sequences = read_sequences(bars_dataset, "test")
+    pitch_ids = set(model.tokenizer.pitch_token_ids)
+    one = evaluate_network(model.network, sequences, pitch_ids, batch_size=1,
+                           tokenizer=model.tokenizer)
+    many = evaluate_network(model.network, sequences, pitch_ids, batch_size=5,
+                            tokenizer=model.tokenizer)
+    assert one.tokens == many.tokens == sum(len(s) - 1 for s in sequences)
+    assert one.log_likelihood == pytest.approx(many.log_likelihood, rel=1e-5)
+    melodies = [model.tokenizer.decode(s) for s in sequences]
+    scored = sum(model.score(m).log_likelihood for m in melodies)
+    assert scored == pytest.approx(one.log_likelihood, rel=1e-5)
+    with pytest.raises(ConfigError, match="pass the tokenizer of its sequences"):
+        evaluate_network(model.network, sequences, pitch_ids)
+    results = evaluate_dataset(model, bars_dataset, "test", baseline=False)
+    assert results["model"].log_likelihood == pytest.approx(one.log_likelihood, rel=1e-5)

@@ -99,6 +99,43 @@ def test_variants_train(dataset: Path, tmp_path: Path, extra: list[str], fit: Ca
         assert cli.trainer.global_step == 2 * 4 * 4
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [
+    ["--model.lookback", "true", "--data.packing", "pad"],
+    ["--model.attention", "8", "--model.tbptt_steps", "8"],
+    ["--model.lookback", "true", "--model.attention", "4", "--model.tbptt_steps", "8",
+     "--model.cell", "gru"],
+], ids=["lookback-pad", "attention-tbptt", "both-tbptt-gru"])
+def test_lookback_and_attention_train(bars_dataset: Path, tmp_path: Path, extra: list[str],
+                                      fit: Callable) -> None:
+    cli = fit(bars_dataset, tmp_path, "--trainer.max_epochs", "2",
+              "--trainer.limit_train_batches", "3", *extra)
+    rows = read_metrics(tmp_path / "tiny" / "version_0")
+    val_loss = column(rows, "val_loss")
+    assert len(val_loss) == 2 and all(math.isfinite(x) for x in val_loss)
+    net = cli.model.net.config
+    assert net.lookback == ("--model.lookback" in extra) == cli.datamodule.lookback
+    assert net.attention == (int(extra[extra.index("--model.attention") + 1])
+                             if "--model.attention" in extra else 0)
+    if "--model.tbptt_steps" in extra:  # 32-step windows in chunks of 8
+        assert cli.trainer.global_step == 2 * 3 * 4
+
+
+def test_lookback_and_attention_options_are_checked(dataset: Path, tmp_path: Path,
+                                                    tiny_config: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    for flags, code, needle in (
+            (["--model.lookback", "true"], 1, "melodyrnn: error: lookback needs bar lengths"),
+            (["--model.attention", "-3"], 1,
+             "melodyrnn: error: attention has to be a window of 0 (off) to 512 tokens, got -3"),
+            (["--model.attention", "many"], 2, "model.attention")):
+        with pytest.raises(SystemExit) as info:
+            make_cli(["--config", tiny_config, "--data.path", str(dataset),
+                      "--trainer.default_root_dir", str(tmp_path), *flags], run=False)
+        assert info.value.code == code
+        assert needle in capsys.readouterr().err
+
+
 class _GradNormAfterStep(L.Callback):
     """Records the total gradient norm after clipping, when the batch is done."""
 

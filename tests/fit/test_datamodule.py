@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from melodyrnn.errors import CorpusError
+from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.fit.datamodule import MelodyDataModule, PackedWindows, PaddedMelodies
 from melodyrnn.prepare.shards import read_split
 
@@ -73,3 +73,45 @@ def test_datamodule_exposes_vocabulary_and_refuses_missing_dataset(
     (tmp_path / "tokenizer.json").write_text("{not json")
     with pytest.raises(CorpusError, match="not valid JSON"):
         MelodyDataModule(str(tmp_path))
+
+
+@pytest.mark.parametrize("packing", ["pack", "pad"])
+def test_lookback_features_are_sliced_as_the_tokens_are(bars_dataset: Path,
+                                                        packing: str) -> None:
+    from melodyrnn.models.lookback import NO_POSITION, stream_features
+    from melodyrnn.tokenizers import load_tokenizer
+
+    data = MelodyDataModule(str(bars_dataset), batch_size=4, seq_len=24, packing=packing,
+                            lookback=True)
+    data.setup("fit")
+    split = read_split(bars_dataset, "train")
+    expected = stream_features(load_tokenizer(bars_dataset / "tokenizer.json"), split.tokens)
+    assert np.array_equal(data.split_features("train"), expected)
+    none = torch.tensor([NO_POSITION, data.pad_id, data.pad_id, 0, 0])
+    dataset = data.datasets["train"]
+    # (item, row, first token, real inputs) of every row checked
+    if packing == "pack":
+        last = len(dataset) - 1  # the padded end of the stream
+        rows = [(i, None, i * 24, min(24, len(split.tokens) - i * 24)) for i in (0, 1, last)]
+    else:
+        rows = [(b, r, int(start), int(length) - 1) for b in range(len(dataset))
+                for r, (start, length) in enumerate(zip(dataset.starts[dataset.batches[b]],
+                                                        dataset.lengths[dataset.batches[b]],
+                                                        strict=True))]
+    for item, row, start, n in rows:
+        inputs, _targets, features = dataset[item]
+        if row is not None:
+            inputs, features = inputs[row], features[row]
+        assert features.shape == (*inputs.shape, 5) and features.dtype == torch.int64
+        assert features[:n].tolist() == expected[start:start + n].tolist()
+        assert (features[n:] == none).all()
+    inputs, _targets, features = next(iter(data.train_dataloader()))
+    assert features.shape == (*inputs.shape, 5) and inputs.shape[0] == 4
+
+
+def test_lookback_batches_need_a_tokenizer_with_bar_lines(dataset: Path) -> None:
+    data = MelodyDataModule(str(dataset), batch_size=4, seq_len=8, lookback=True)
+    with pytest.raises(MelodyRNNError):  # the scale runs' vocabulary is no real tokenizer's
+        data.setup("fit")
+    assert len(MelodyDataModule(str(dataset), batch_size=4, seq_len=8).make_dataset(
+        "train")[0]) == 2  # without lookback an item is (inputs, targets), as before

@@ -32,3 +32,20 @@ def test_init_from_loads_weights_and_checks_the_vocabulary(tmp_path: Path,
         _module(init_from=str(tmp_path / "source.ckpt"), tokenizer=other_vocab).setup("fit")
     with pytest.raises(ModelError, match="hidden_size 12 vs 16"):
         _module(init_from=str(tmp_path / "source.ckpt"), hidden_size=16).setup("fit")
+
+
+def test_lookback_needs_bar_lines_and_batches_with_features(scales_tokenizer: dict,
+                                                             bars_dataset: Path) -> None:
+    from melodyrnn.errors import ConfigError
+    from melodyrnn.fit.datamodule import read_dataset_tokenizer
+
+    size = len(scales_tokenizer["vocab"])
+    with pytest.raises(ConfigError, match="lookback needs bar lengths, which only a TimeSig"):
+        MelodyLightningModule(size, lookback=True, tokenizer=scales_tokenizer)
+    tokenizer = read_dataset_tokenizer(bars_dataset)
+    module = MelodyLightningModule(len(tokenizer["vocab"]), lookback=True, attention=4,
+                                   hidden_size=8, embedding_dim=8, tokenizer=tokenizer)
+    assert module.net.config.lookback and module.net.config.attention == 4
+    ids = torch.ones(2, 5, dtype=torch.long)
+    with pytest.raises(ConfigError, match="its batches carry no lookback features"):
+        module._shared_step((ids, ids), "train")

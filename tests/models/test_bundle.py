@@ -166,3 +166,31 @@ def test_fit_can_start_from_a_bundle(trained: Path, tmp_path: Path, configs_dir:
                     "--trainer.enable_progress_bar", "false"])
     network, _, _ = load_bundle(bundle)
     assert torch.equal(logits_of(cli.model.net.eval()), logits_of(network))
+
+
+def test_lookback_and_attention_survive_export_and_load(lookback_model: Path) -> None:
+    from melodyrnn.models.lookback import batch_features
+    from melodyrnn.tokenizers import load_tokenizer
+
+    meta = json.loads((lookback_model / "bundle.json").read_text())
+    assert meta["network"]["lookback"] is True and meta["network"]["attention"] == 6
+    network, tokenizer, _ = load_bundle(lookback_model)
+    assert network.config.lookback and network.config.attention == 6
+    run = lookback_model.parent / "runs" / "tiny" / "version_0"
+    checkpoint = sorted((run / "checkpoints").glob("best-*.ckpt"))[-1]
+    module = MelodyLightningModule.load_from_checkpoint(checkpoint, map_location="cpu").eval()
+    tok = load_tokenizer(tokenizer)
+    ids = torch.tensor([[*tok.encode_prefix("6/8"), *tok.tokens_to_ids(["Bar", "Pitch_60"])]])
+    features = batch_features(tok, ids.tolist(), ids.size(1))
+    with torch.no_grad():
+        assert torch.equal(network(ids, None, features)[0], module.net(ids, None, features)[0])
+
+
+def test_a_bundle_without_the_new_options_loads_as_before() -> None:
+    from melodyrnn.generate.model import DEFAULT_MODEL
+
+    stored = json.loads((DEFAULT_MODEL / "bundle.json").read_text())["network"]
+    assert "lookback" not in stored and "attention" not in stored
+    network, _, meta = load_bundle(DEFAULT_MODEL)
+    assert not network.config.lookback and network.config.attention == 0
+    assert meta["network"] == stored  # and it would be written the same way again

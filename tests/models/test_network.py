@@ -81,8 +81,14 @@ def test_tied_weights_share_one_parameter() -> None:
     ({"tie_weights": True, "embedding_dim": 8, "hidden_size": 16},
      "tie_weights needs embedding_dim equal to hidden_size, got embedding_dim 8"),
     ({"tie_weights": True, "input": "onehot", "hidden_size": V}, "tie_weights needs input"),
+    ({"lookback": "yes"}, "lookback has to be true or false, got 'yes'"),
+    ({"attention": -1}, "attention has to be a window of 0 (off) to 512 tokens, got -1"),
+    ({"attention": 513}, "attention has to be a window of 0 (off) to 512 tokens, got 513"),
+    ({"attention": 4.5}, "got 4.5"),
+    ({"attention": True}, "got True"),
 ], ids=["cell", "input", "hidden", "layers", "dropout", "pad", "embedding", "tie-dims",
-        "tie-onehot"])
+        "tie-onehot", "lookback", "attention-negative", "attention-large", "attention-float",
+        "attention-bool"])
 def test_bad_options_raise_config_error_naming_the_value(options: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         MelodyLSTM(V, **options)
