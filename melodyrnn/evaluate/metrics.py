@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -362,11 +362,46 @@ def compare_sets(generated: Sequence[Melody], reference: Sequence[Melody], *,
             row.update(generated_mean=float(g.mean()), reference_mean=float(r.mean()),
                        generated_std=float(g.std()), reference_std=float(r.std()))
         if len(g) >= 1 and len(r) >= 2:
-            intra = _distances(r, None, max_pairs, rng)
-            inter = _distances(g, r, max_pairs, rng)
-            row["overlap"], row["kl"] = overlap_and_kl(intra, inter)
+            row["overlap"], row["kl"] = _intra_inter_overlap(g, r, max_pairs, rng)
         result[name] = row
     return result
+
+
+def _intra_inter_overlap(g: np.ndarray, r: np.ndarray, max_pairs: int,
+                         rng: np.random.Generator) -> tuple[float, float]:
+    """overlap_and_kl(intra-reference distances, generated-to-reference distances)."""
+    intra = _distances(r, None, max_pairs, rng)
+    inter = _distances(g, r, max_pairs, rng)
+    return overlap_and_kl(intra, inter)
+
+
+def feature_overlap(generated: Sequence[float], reference: Sequence[float], *,
+                    max_pairs: int = 200_000, seed: int = 0) -> tuple[float, float]:
+    """(overlap, KL) of one scalar feature's values, as `compare_sets` computes them.
+
+    intra = {|r_i - r_j| : i < j}, inter = {|g_i - r_j|}, then `overlap_and_kl(intra, inter)`:
+    overlap 1 and KL 0 when the generated values lie among the reference ones as the reference
+    values lie among themselves. NaN values are left out; (NaN, NaN) with fewer than 1
+    generated or 2 reference values.
+    """
+    g = np.asarray(generated, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    g, r = g[np.isfinite(g)], r[np.isfinite(r)]
+    if len(g) < 1 or len(r) < 2:
+        return math.nan, math.nan
+    return _intra_inter_overlap(g, r, max_pairs, np.random.default_rng(seed))
+
+
+def total_variation(p: Mapping[Hashable, float], q: Mapping[Hashable, float]) -> float:
+    """Total variation distance of two distributions given as counts (or shares) by category.
+
+    TV = 1/2 sum_c |p_c / sum p - q_c / sum q| over the categories of either: 0 for the same
+    shares, 1 for distributions with no category in common. NaN when either is empty.
+    """
+    p_total, q_total = sum(p.values()), sum(q.values())
+    if p_total <= 0 or q_total <= 0:
+        return math.nan
+    return 0.5 * sum(abs(p.get(c, 0) / p_total - q.get(c, 0) / q_total) for c in {*p, *q})
 
 
 def format_comparison(comparison: dict[str, dict[str, float]],

@@ -12,6 +12,7 @@ from melodyrnn.errors import MelodyError
 from melodyrnn.evaluate.metrics import (
     compare_sets,
     empty_beat_rate,
+    feature_overlap,
     format_comparison,
     gaussian_kde,
     groove_consistency,
@@ -30,6 +31,7 @@ from melodyrnn.evaluate.metrics import (
     pitches_used,
     repetition_rate,
     scale_consistency,
+    total_variation,
 )
 
 
@@ -207,3 +209,22 @@ def test_format_comparison_is_one_screen() -> None:
     assert len(lines) <= 24 and all(len(line) <= 100 for line in lines)
     assert lines[1].split() == ["feature", "generated", "reference", "overlap", "KL"]
     assert any(line.startswith("pitch_range ") for line in lines)
+
+
+def test_feature_overlap_is_compare_sets_on_one_feature() -> None:
+    gen, ref = small_set(40, 12), small_set(60, 3)
+    row = compare_sets(gen, ref, histograms=False)["pitch_range"]
+    overlap, kl = feature_overlap([pitch_range(m) for m in gen], [pitch_range(m) for m in ref])
+    assert (overlap, kl) == pytest.approx((row["overlap"], row["kl"]))
+    # NaN values are left out; too few values give NaN
+    assert feature_overlap([1.0, math.nan], [1.0, 2.0, 3.0]) == \
+        pytest.approx(feature_overlap([1.0], [1.0, 2.0, 3.0]))
+    assert all(math.isnan(v) for v in feature_overlap([1.0], [2.0, math.nan]))
+
+
+def test_total_variation_of_counts() -> None:
+    assert total_variation({"6/8": 3, "4/4": 1}, {"6/8": 6, "4/4": 2}) == 0.0
+    # shares 3/4, 1/4 against 1/4, 1/4, 1/2: (1/2 + 0 + 1/2) / 2
+    assert total_variation({"a": 3, "b": 1}, {"a": 1, "b": 1, "c": 2}) == pytest.approx(0.5)
+    assert total_variation({"a": 1}, {"b": 5}) == 1.0
+    assert math.isnan(total_variation({}, {"a": 1}))
