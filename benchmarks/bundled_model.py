@@ -1,8 +1,6 @@
 """The bundled model against the best smoothed n-gram on its own dataset's valid and test splits.
 
-    python benchmarks/bundled_model.py          # prepares corpora/folk-grid4 first if missing
-
-The bundled model reads `folk-grid4` (the folk tunes on its grid of 4, no form tokens).
+    python benchmarks/bundled_model.py          # prepares corpora/folk first if missing
 
 Both are scored on every melody of each split, whole (see melodyrnn.evaluate); the n-gram's
 order (1-8, escape method C) is chosen on the valid split. Prints a table and writes
@@ -21,15 +19,14 @@ from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="corpora/folk-grid4",
+    parser.add_argument("--data", default="corpora/folk",
                         help="the model's prepared dataset")
     parser.add_argument("--model", help="bundle or checkpoint (default: the bundled model)")
     parser.add_argument("--out", default="benchmarks/results/bundled_model.json")
     args = parser.parse_args()
     model = mr.load_model(args.model)
     if not (Path(args.data) / "manifest.json").is_file():
-        corpus = ["folk-grid4"] if args.model is None else model.corpus  # the bundle's grid
-        print(mr.prepare(corpus, args.data).summary())
+        print(mr.prepare(model.corpus, args.data).summary())
     rows = {}
     for split in ("valid", "test"):
         results = evaluate_dataset(model, args.data, split)

@@ -7,8 +7,8 @@ vs inter-set distances, Yang & Lerch 2018), and checks each against the training
 copies. The same comparison of the valid split against the test split is printed as the
 reference: what two sets of real tunes look like.
 
-    python benchmarks/sample_metrics.py --data corpora/folk-grid4
-    python benchmarks/sample_metrics.py --data corpora/folk-grid4 --num 300 --temperature 0.9
+    python benchmarks/sample_metrics.py --data corpora/folk
+    python benchmarks/sample_metrics.py --data corpora/folk --num 300 --temperature 0.9
 
 Writes benchmarks/results/sample_metrics.json.
 """
@@ -28,7 +28,7 @@ from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="corpora/folk-grid4", help="a dataset written by prepare")
+    parser.add_argument("--data", default="corpora/folk", help="a dataset written by prepare")
     parser.add_argument("--model", help="bundle or checkpoint (default: the bundled model)")
     parser.add_argument("--num", type=int, default=200)
     parser.add_argument("--temperature", type=float, default=1.0)

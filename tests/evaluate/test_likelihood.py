@@ -30,13 +30,12 @@ def test_evaluate_dataset_scores_model_and_baseline(tiny_model, tiny_data):
 
 @pytest.mark.slow
 def test_bundled_model_beats_the_ngram_on_its_held_out_test_split(tmp_path):
-    """The shipped model and the n-gram baseline, both scored on the folk test split (as played)."""
+    """The shipped model and the n-gram baseline, both scored on the folk test split."""
     model = mr.load_model()
-    prepare(["folk-grid4"], tmp_path / "folk", progress=False)  # the bundle's vocabulary
+    prepare(["folk"], tmp_path / "folk", progress=False)
     results = evaluate_dataset(model, tmp_path / "folk", "test")
     lstm, ngram = results["model"], results["baseline"]
-    # both score every token after each BOS of the same test split (the grouped split, which
-    # differs from the split the bundle was trained on: see the README)
+    # both score every token after each BOS of the test split the bundle was kept from
     test_tokens = read_split(tmp_path / "folk", "test")
     assert lstm.tokens == ngram.tokens == len(test_tokens.tokens) - len(test_tokens)
     assert lstm.notes == ngram.notes > 0
