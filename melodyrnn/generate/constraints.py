@@ -1,12 +1,13 @@
 """Masks over the vocabulary: the tokenizer's grammar AND the user's constraints, per step.
 
 Pitch range and scale are hard constraints; the grammar mask makes every sample decode cleanly.
-A tune ends only where its last bar is complete (whole, or completing the pickup it began with,
-so that it lasts whole bars). Once a length is decided (`settings.end_target`), no note or rest
-may run past the end; at the end a row may start no new note, repeat or ending, and closes the
-repeat or ending it has open before anything else (the grammar allows EOS only once the form is
-closed); a row that may not end yet may not choose EOS. Masks are built once per grammar state
-and room left, and looked up by the state's identity.
+A tune ends only where its last bar is complete: a full bar, or the bar that completes the
+pickup it began with (so that it lasts whole bars). Once a length is decided
+(`settings.end_target`), no note or rest may run past the end; at the end a row may start no
+new note, repeat or ending, and closes the repeat or ending it has open before anything else
+(the grammar allows EOS only once the form is closed); a row that may not end yet may not
+choose EOS. Masks are built once per grammar state and room left, and looked up by the
+state's identity.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Masks:
         self.device = device
         self.prefix_notes = prefix_notes
         self.steps_per_bar = steps_per_bar
+        self.whole_bars_only = True  # EOS only where the bar is whole (see `for_step`)
         allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
         for token_id in tokenizer.pitch_token_ids:
             pitch = tokenizer.token_pitch(token_id)
@@ -87,41 +89,50 @@ class Masks:
             mask[eos] = True
         return mask
 
-    def for_step(self, step: int, states: list[Any],
-                 note_counts: list[int]) -> tuple[Tensor, list[bool]]:
-        """(B, V) masks for this step of every sequence, and which rows are finishing."""
+    def for_step(self, step: int, states: list[Any], note_counts: list[int],
+                 ending: list[bool] | None = None) -> tuple[Tensor, list[bool]]:
+        """(B, V) masks for this step of every sequence, and which rows are finishing.
+
+        Without a length, a row may end once its bar is whole; with `whole_bars_only` False
+        it may choose EOS earlier too, and the sampler then marks it `ending`: it finishes
+        its bar (no new notes, a rest to the bar's end) before the EOS it chose."""
         settings, tok = self.settings, self.tokenizer
         # near the cap, finish the note in hand so the sequence still ends grammatically
         near_cap = step >= settings.max_tokens - 8
         last_chance = step >= settings.max_tokens - 4  # ... or at least end grammatically
         finishing, may_end, rooms = [], [], []
         enough = self.prefix_notes + MIN_FREE_NOTES
-        for s, c in zip(states, note_counts, strict=True):
+        ending = ending or [False] * len(states)
+        for s, c, chose_end in zip(states, note_counts, ending, strict=True):
             target = end_target(settings, c, s, tok.steps_per_quarter, self.steps_per_bar) \
                 if settings.has_length else None
+            if chose_end:  # the model chose to end mid-bar: finish the bar
+                here = bar_end(s, self.steps_per_bar)
+                target = here if target is None else min(target, here)
             if near_cap:  # the cap is near: complete the bar in hand, whatever was asked
                 here = bar_end(s, self.steps_per_bar)
                 target = here if target is None else min(target, here)
             if target is not None:  # the length is decided: run to the target, then end
                 room = max(target - s.step, 0)
                 notes_done = settings.notes is not None and c >= settings.notes
-                finishing.append(near_cap or notes_done or room == 0)
+                finishing.append(near_cap or notes_done or chose_end or room == 0)
                 may_end.append(room == 0 or last_chance)
                 rooms.append(room)
             else:  # the model ends the tune, once it has added a few notes and its bar is whole
                 finishing.append(False)
-                may_end.append(c >= enough and self._whole(s))
+                may_end.append(c >= enough and (not self.whole_bars_only or self.whole(s)))
                 rooms.append(-1)
         return self.for_states(states, finishing, may_end, rooms), finishing
 
-    def _whole(self, state: Any) -> bool:
-        """Whether the tune may end here: its last bar whole (`settings.bar_end`), inlined,
-        as it runs for every row at every step."""
+    def whole(self, state: Any) -> bool:
+        """Whether the tune may end here, its last bar complete (`settings.complete_bar`),
+        inlined, as it runs for every row at every step."""
         spb = state.steps_per_bar or self.steps_per_bar
         if not spb:
             return True
-        since = state.step - state.start_step
-        return since > 0 and since % spb == 0 and state.phase != DURATION
+        step = state.step
+        return step > state.start_step and state.phase != DURATION and \
+            (step % spb == 0 or (step - state.start_step) % spb == 0)
 
     def for_states(self, states: list[Any], finishing: list[bool], may_end: list[bool],
                    rooms: list[int] | None = None) -> Tensor:

@@ -83,6 +83,8 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
     start_state = tokenizer.grammar_state(prefix)
     prefix_notes = sum(tokenizer.token_pitch(t) is not None for t in prefix)
     masks = Masks(tokenizer, settings, device, prefix_notes, steps_per_bar)
+    masks.whole_bars_only = False  # a row that ends mid-bar finishes its bar first
+    ending = [False] * num
     states = [start_state] * num
     note_counts = [prefix_notes] * num
     seqs = [list(prefix) for _ in range(num)]
@@ -92,10 +94,15 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
     logits, state = network(ids, None, lookback.prefix)
     last = logits[:, -1, :]  # (B, V)
     for step in range(settings.max_tokens):
-        mask, finishing = masks.for_step(step, states, note_counts)  # (B, V)
+        mask, finishing = masks.for_step(step, states, note_counts, ending)  # (B, V)
         eos_ok = mask[:, tokenizer.eos_id]
         masked = last.masked_fill(~mask, -math.inf)
         chosen = draw(masked, settings, generator)  # (B,)
+        for i, token in enumerate(chosen.tolist()):  # the model ends a tune mid-bar:
+            if token == tokenizer.eos_id and not done[i] and not masks.whole(states[i]):
+                ending[i] = True  # ... it finishes the bar first (a rest), then ends
+                row = masks.for_step(step, [states[i]], [note_counts[i]], [True])[0][0]
+                chosen[i] = last[i].masked_fill(~row, -math.inf).argmax()
         for i, stop in enumerate(finishing):  # end as soon as the grammar lets us
             if stop and eos_ok[i]:
                 chosen[i] = tokenizer.eos_id

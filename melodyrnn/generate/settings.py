@@ -52,13 +52,16 @@ class SampleSettings:
 
 
 def complete_bar(step: int, start_step: int, steps_per_bar: int) -> int:
-    """The first step at or after `step` where a tune begun at `start_step` may end: its last
-    bar whole, or, after a pickup, completing it (the tune then lasts whole bars). A tune
-    lasts at least one bar; `step` itself when the bar length is not known."""
+    """The first step at or after `step` where a tune begun at `start_step` may end, its last
+    bar complete: on a bar line (a full last bar), or, after a pickup, where the last bar
+    completes it (the tune then lasts whole bars). A tune lasts at least one bar; `step` itself
+    when the bar length is not known."""
     if not steps_per_bar:
         return step
-    bars = max(-(-(step - start_step) // steps_per_bar), 1)
-    return start_step + bars * steps_per_bar
+    step = max(step, start_step + 1)
+    on_line = -(-step // steps_per_bar) * steps_per_bar
+    completing = start_step + -(-(step - start_step) // steps_per_bar) * steps_per_bar
+    return min(on_line, completing)
 
 
 def end_target(settings: SampleSettings, notes: int, state: Any, steps_per_quarter: int,

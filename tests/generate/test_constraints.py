@@ -79,13 +79,14 @@ def test_sampling_with_form_tokens_writes_well_formed_form(form_model, length, t
     for m in melodies:
         spb = m.steps_per_bar
         capped = len(tok.encode(m)) > settings.max_tokens - 4  # the cap may come first
-        assert capped or (m.end_step - m.start_step) % spb == 0, m  # the last bar is whole
+        complete = m.end_step % spb == 0 or (m.end_step - m.start_step) % spb == 0
+        assert capped or complete, m  # the last bar is full, or completes the pickup
         if "bars" in length:
             assert m.end_step - m.start_step == 4 * spb
         if "notes" in length:
             assert len(m) == 12
         if "seconds" in length:
-            assert 5.0 <= m.seconds < 5.0 + spb * m.step_seconds + m.start_step * m.step_seconds
+            assert 5.0 <= m.seconds < 5.0 + spb * m.step_seconds
 
 
 def test_a_free_tune_ends_only_where_its_last_bar_is_whole(form_tokenizer):
@@ -100,11 +101,13 @@ def test_a_free_tune_ends_only_where_its_last_bar_is_whole(form_tokenizer):
     bar = ["BOS", "TimeSig_4/4", "Key_C_major", "Bar", *eighths]
     assert may_end(bar)
     assert not may_end([*bar, "Bar", "Pitch_60", "Duration_2"])
-    # after a pickup of a quarter, the tune ends a quarter before a bar line
+    # after a pickup of a quarter, on a bar line or a quarter before one, never elsewhere
     picked = ["BOS", "TimeSig_4/4", "Key_C_major", "Pickup_4", "Bar", "Pitch_60",
               "Duration_4", "Bar"]
-    assert not may_end([*picked, *eighths])
+    assert may_end([*picked, *eighths])
     assert may_end([*picked, *eighths[:12]])
+    assert not may_end([*picked, *eighths[:10]])
+    assert not may_end([*picked, *eighths[:14]])
 
 
 def test_near_the_end_nothing_sounds_past_it(form_tokenizer):
@@ -157,3 +160,18 @@ def test_a_figure_played_as_often_as_real_tunes_allow_is_blocked():
     assert blocked_durations(played, 62, ((8, 3),)) == {2}  # ... and may not end
     assert blocked_durations(played, 62, ((8, 4),)) == set()
     assert blocked_durations(played, 60, ((8, 3),)) == set()  # another note is free
+
+
+def test_a_tune_that_chooses_to_end_mid_bar_finishes_the_bar_first(form_tokenizer):
+    """The sampler lets the model end where it likes; mid-bar, a rest completes the bar."""
+    tok = form_tokenizer
+    torch.manual_seed(0)
+    network = MelodyLSTM(tok.vocab_size, embedding_dim=8, hidden_size=16, num_layers=1,
+                         dropout=0.0)
+    with torch.no_grad():
+        network.decoder.bias[tok.eos_id] = 4.0  # ends as soon as it may
+    seqs = sample_ids(network, tok, [tok.bos_id], 8, SampleSettings(max_tokens=200), seed=3)
+    for m in check_well_formed(tok, seqs):
+        spb = m.steps_per_bar
+        assert m.end_step % spb == 0 or (m.end_step - m.start_step) % spb == 0, m
+        assert len(m) >= 8
