@@ -39,8 +39,9 @@ def test_bundled_model_beats_the_ngram_on_its_held_out_test_split(tmp_path):
     test_tokens = read_split(tmp_path / "folk", "test")
     assert lstm.tokens == ngram.tokens == len(test_tokens.tokens) - len(test_tokens)
     assert lstm.notes == ngram.notes > 0
-    # measured: 3.07 bits per note against 4.38 for the best n-gram (order 5)
-    assert lstm.bits_per_note < ngram.bits_per_note - 0.5
+    # measured: 3.119 bits per note against 4.613 for the best n-gram (order 5), -32.4%;
+    # the goal is at least 15% fewer
+    assert lstm.bits_per_note < 0.85 * ngram.bits_per_note
 
 
 def test_a_lookback_model_is_scored_alike_in_any_batch(lookback_model, bars_dataset):
