@@ -215,12 +215,14 @@ def test_run_cli_returns_zero_for_the_melodyrnn_command(dataset: Path, tmp_path:
 
 
 @pytest.mark.parametrize(("config", "hidden_size"), [("folk", 256), ("large", 1024)])
-def test_shipped_configs_build(dataset: Path, tmp_path: Path, config: str,
+def test_shipped_configs_build(bars_dataset: Path, tmp_path: Path, config: str,
                                hidden_size: int, configs_dir: Path) -> None:
+    # a dataset with TimeSig and Bar tokens: the folk model's lookback inputs need bar lengths
     cli = make_cli(["--config", str(configs_dir / f"{config}.yaml"),
-                    "--data.path", str(dataset), "--trainer.default_root_dir", str(tmp_path)],
-                   run=False)
+                    "--data.path", str(bars_dataset), "--trainer.default_root_dir",
+                    str(tmp_path)], run=False)
     assert cli.model.net.hidden_size == hidden_size
+    assert cli.model.net.config.lookback == (config == "folk")
     assert cli.model.hparams.grad_clip_norm == 1.0
     assert any(type(c).__name__ == "EarlyStopping" for c in cli.trainer.callbacks)
     assert cli.trainer.checkpoint_callback.save_last

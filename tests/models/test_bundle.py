@@ -186,11 +186,10 @@ def test_lookback_and_attention_survive_export_and_load(lookback_model: Path) ->
         assert torch.equal(network(ids, None, features)[0], module.net(ids, None, features)[0])
 
 
-def test_a_bundle_without_the_new_options_loads_as_before() -> None:
-    from melodyrnn.generate.model import DEFAULT_MODEL
-
-    stored = json.loads((DEFAULT_MODEL / "bundle.json").read_text())["network"]
+def test_a_bundle_without_the_new_options_loads_as_before(tmp_path, write_checkpoint) -> None:
+    bundle = export_bundle(write_checkpoint(tmp_path / "plain.ckpt"), tmp_path / "plain")
+    stored = json.loads((bundle / "bundle.json").read_text())["network"]
     assert "lookback" not in stored and "attention" not in stored
-    network, _, meta = load_bundle(DEFAULT_MODEL)
+    network, _, meta = load_bundle(bundle)
     assert not network.config.lookback and network.config.attention == 0
     assert meta["network"] == stored  # and it would be written the same way again
