@@ -118,9 +118,12 @@ class Masks:
                 finishing.append(near_cap or notes_done or chose_end or room == 0)
                 may_end.append(room == 0 or last_chance)
                 rooms.append(room)
-            else:  # the model ends the tune, once it has added a few notes and its bar is whole
+            else:  # no length asked for: the model ends the tune, once it has added a few notes
+                # (and, unless the sampler finishes the bar for it, where its bar is complete);
+                # with --notes, not before they are all there
                 finishing.append(False)
-                may_end.append(c >= enough and (not self.whole_bars_only or self.whole(s)))
+                may_end.append(not settings.has_length and c >= enough
+                               and (not self.whole_bars_only or self.whole(s)))
                 rooms.append(-1)
         return self.for_states(states, finishing, may_end, rooms), finishing
 
