@@ -35,6 +35,7 @@ import numpy as np
 
 from melodyrnn._files import atomic_write_text
 from melodyrnn.core.melody import Melody
+from melodyrnn.evaluate.compare import feature_overlap, total_variation
 from melodyrnn.evaluate.discriminate import discriminate
 from melodyrnn.evaluate.form import (
     FORM_FEATURES,
@@ -42,7 +43,6 @@ from melodyrnn.evaluate.form import (
     half_bar_crossing_rate,
     out_of_key_rate,
 )
-from melodyrnn.evaluate.metrics import feature_overlap, total_variation
 
 CHUNK = 100  # samples per generate call, so that progress shows
 # features whose distributions are compared by overlap (the rest are yes/no shares)

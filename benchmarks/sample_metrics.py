@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import melodyrnn as mr
-from melodyrnn.evaluate.metrics import compare_sets, format_comparison
+from melodyrnn.evaluate.compare import compare_sets, format_comparison
 from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 
 

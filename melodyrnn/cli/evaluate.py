@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from melodyrnn.evaluate.compare import compare_sets, format_comparison
 from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
-from melodyrnn.evaluate.metrics import compare_sets, format_comparison
 from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 from melodyrnn.evaluate.plots import plot_metric_histograms
 from melodyrnn.prepare.corpus import load_corpus

@@ -9,29 +9,31 @@ import pytest
 
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import MelodyError
-from melodyrnn.evaluate.metrics import (
+from melodyrnn.evaluate.compare import (
     compare_sets,
-    empty_beat_rate,
     feature_overlap,
     format_comparison,
     gaussian_kde,
+    kde_bandwidth,
+    overlap_and_kl,
+    total_variation,
+)
+from melodyrnn.evaluate.metrics import (
+    empty_beat_rate,
     groove_consistency,
     interval_histogram,
     intervals,
-    kde_bandwidth,
     key_consistency,
     mean_abs_interval,
     melody_features,
     note_length_histogram,
     notes_per_bar,
-    overlap_and_kl,
     pitch_class_entropy,
     pitch_classes_used,
     pitch_range,
     pitches_used,
     repetition_rate,
     scale_consistency,
-    total_variation,
 )
 
 
