@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from melodyrnn._files import folder_lock, os_reason, write_fix
+from melodyrnn.errors import WriteError
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +28,15 @@ def run(args: argparse.Namespace) -> int:
     from melodyrnn.models.bundle import META_FILE, WEIGHTS_FILE, export_bundle, find_checkpoint
 
     source = find_checkpoint(args.checkpoint)
-    out = export_bundle(source, args.out, overwrite=args.force)
-    print(f"wrote bundle {out} ({WEIGHTS_FILE}, {META_FILE}) from {source}")
+    out = Path(args.out)
+    fix = "choose another bundle folder"
+    if out.exists() and not out.is_dir():  # never replaced, --force or not: it is no bundle
+        raise WriteError(f"{out} is a file, not a bundle folder; remove it or {fix}")
+    with folder_lock(out, fix=fix):
+        try:
+            written = export_bundle(source, out, overwrite=args.force)
+        except OSError as exc:  # a folder the bundle writer could not make
+            raise WriteError(f"{exc.filename or out}: cannot write the bundle "
+                             f"({os_reason(exc)}); {write_fix(exc, fix)}") from None
+    print(f"wrote bundle {written} ({WEIGHTS_FILE}, {META_FILE}) from {source}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from melodyrnn.cli import flags
+from melodyrnn.core.limits import LIMITS
 from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.recipes import corpus_names, resolve_recipe
 from melodyrnn.tokenizers import ENCODINGS
@@ -19,7 +20,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  melodyrnn prepare --list\n"
                "  melodyrnn prepare essen-kinder --out corpora/essen-kinder\n"
                "  melodyrnn prepare my/midi/folder --out corpora/mine --strategy skyline\n"
-               "  melodyrnn prepare oneills ryans --out corpora/folk --tokenizer grid",
+               "  melodyrnn prepare oneills ryans --out corpora/folk --tokenizer grid\n"
+               "  melodyrnn prepare big/abc --out corpora/big --file-timeout 30\n\n"
+               "One run at a time writes an --out folder: a second run into it refuses and "
+               "names the first one's pid.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     # nargs="*" so that `--list` works alone; run() refuses a missing SOURCE otherwise
     p.add_argument("sources", nargs="*", metavar="SOURCE",
@@ -47,8 +51,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--transpose", type=flags.semitone_range, metavar="LOW:HIGH",
                    help="augment the training split with these transpositions, e.g. -5:6")
     p.add_argument("--jobs", type=flags.positive_int, help="worker processes (default: all cores)")
+    p.add_argument("--file-timeout", type=flags.number(0, above=True), metavar="SECONDS",
+                   help="skip (and report) a file that takes longer to read (default: "
+                        f"{LIMITS['prepare_file_seconds'].default} s, or "
+                        f"${LIMITS['prepare_file_seconds'].env})")
     p.add_argument("--no-cache", action="store_true", help="ignore cached extractions")
-    p.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild even if up to date (a run still writing the same --out is "
+                        "never overridden: the second run refuses)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run, usage_error=p.error)
 
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                  "test": args.test, "normalize_key": args.normalize_key,
                  "transpose": args.transpose}
     report = prepare(args.sources, out, jobs=args.jobs, progress=not args.quiet,
-                     use_cache=not args.no_cache, force=args.force, **overrides)
+                     use_cache=not args.no_cache, force=args.force,
+                     file_seconds=args.file_timeout, **overrides)
     print(report.summary())
     return 0

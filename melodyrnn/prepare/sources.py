@@ -1,5 +1,6 @@
 """The source files of a recipe: each read and hashed once, its melodies extracted in a worker
-process and cached by content, bad files skipped and counted by reason.
+process and cached by content, bad files (and files over their time) skipped and counted by
+reason.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ import hashlib
 import os
 import sys
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,14 +18,16 @@ from typing import Any
 from melodyrnn._version import __version__
 from melodyrnn.core.form import Mark
 from melodyrnn.core.key import Key
+from melodyrnn.core.limits import limit
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import steps_per_bar
-from melodyrnn.errors import MelodyRNNError
+from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.io import read_scores
 from melodyrnn.prepare import cache as extract_cache
 from melodyrnn.prepare.extract import extract_melodies
 from melodyrnn.prepare.recipes import Recipe, source_id
 from melodyrnn.prepare.report import GridLoss, PrepareReport
+from melodyrnn.prepare.workers import FileTimeout, die_with_parent, time_limit, timed_out_reason
 
 CACHE_VERSION = f"{__version__}-3"  # -3: form, pickup and grid losses; ties join one note
 
@@ -74,8 +78,19 @@ def _extract_kwargs(extract: dict[str, Any], score: Any) -> dict[str, Any]:
     return kwargs
 
 
-def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any]) -> FileResult:
-    """Read one file and extract its melodies; never raises for a bad file."""
+def _extract_file(path: str, sid: str, sha1: str, options: dict[str, Any],
+                  seconds: float | None = None) -> FileResult:
+    """Read one file and extract its melodies in at most `seconds`; never raises for a bad
+    or slow file."""
+    try:
+        with time_limit(seconds):
+            return _extract_file_untimed(path, sid, sha1, options)
+    except FileTimeout:
+        assert seconds is not None
+        return FileResult(path=path, sid=sid, sha1=sha1, error=timed_out_reason(seconds))
+
+
+def _extract_file_untimed(path: str, sid: str, sha1: str, options: dict[str, Any]) -> FileResult:
     result = FileResult(path=path, sid=sid, sha1=sha1)
     try:
         scores = read_scores(path, steps_per_quarter=options["steps_per_quarter"],
@@ -146,8 +161,14 @@ class SourceFiles:
 
 def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = True,
                    use_cache: bool = True, sources: SourceFiles | None = None,
-                   ) -> tuple[list[Melody], PrepareReport]:
-    """Melodies of every file a recipe names (cached, in parallel) and a report of drops."""
+                   file_seconds: float | None = None) -> tuple[list[Melody], PrepareReport]:
+    """Melodies of every file a recipe names (cached, in parallel) and a report of drops.
+
+    Each file gets `file_seconds` (default: limit "prepare_file_seconds"); one over it is
+    skipped with reason "timed out".
+    """
+    if file_seconds is None:
+        file_seconds = limit("prepare_file_seconds")
     sources = sources or SourceFiles.of(recipe)
     files = sources.paths
     options = _extract_options(recipe)
@@ -167,7 +188,7 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
             report.cached_files += 1
         else:
             todo.append((str(path), source_id(path), sha1, key))
-    for result, key in _run_extraction(todo, options, jobs, progress):
+    for result, key in _run_extraction(todo, options, jobs, progress, file_seconds):
         results[result.path] = result
         if result.error is None:
             extract_cache.store(key, _result_to_cache(result))
@@ -189,8 +210,9 @@ def extract_recipe(recipe: Recipe, jobs: int | None = None, progress: bool = Tru
 
 
 def _run_extraction(todo: list[tuple[str, str, str, str]], options: dict[str, Any],
-                    jobs: int | None, progress: bool):
-    """Yield (FileResult, cache key) for each file, largest files first across workers."""
+                    jobs: int | None, progress: bool, seconds: float):
+    """Yield (FileResult, cache key) for each file, largest files first across workers that
+    die with this process."""
     if not todo:
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -198,15 +220,29 @@ def _run_extraction(todo: list[tuple[str, str, str, str]], options: dict[str, An
     bar = _progress(len(todo), "reading", progress)
     if jobs == 1:
         for path, sid, sha1, key in todo:
-            yield _extract_file(path, sid, sha1, options), key
+            yield _extract_file(path, sid, sha1, options, seconds), key
             bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_extract_file, p, s, h, options): k for p, s, h, k in todo}
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=die_with_parent,
+                                   initargs=(os.getpid(),))
+        try:
+            futures = {pool.submit(_extract_file, p, s, h, options, seconds): k
+                       for p, s, h, k in todo}
             for future in as_completed(futures):
-                yield future.result(), futures[future]
+                yield _result_of(future), futures[future]
                 bar.update(1)
+        finally:  # on an error or Ctrl-C, files not started are not started
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
+
+
+def _result_of(future: Future) -> FileResult:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise CorpusError("a worker process reading the files died (killed from outside, or "
+                          "for want of memory); run again, with --jobs 1 to read one file at "
+                          "a time") from None
 
 
 def _progress(total: int, desc: str, enabled: bool):
