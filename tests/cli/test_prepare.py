@@ -41,3 +41,21 @@ def test_missing_source_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("melodyrnn: error:") and "nowhere" in err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon"])
+def test_file_timeout_must_be_a_positive_number(value, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["prepare", "x", "--file-timeout", value])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "--file-timeout" in err and len(err.splitlines()) == 1
+
+
+def test_an_out_that_is_a_file_is_one_line_error(tmp_path, capsys, make_tune_folder):
+    folder = make_tune_folder(tmp_path, n=2)
+    (tmp_path / "afile").write_text("x")
+    assert main(["prepare", str(folder), "--out", str(tmp_path / "afile"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"melodyrnn: error: --out {tmp_path / 'afile'} is a file, not a folder; "
+                   "choose another --out")
