@@ -193,5 +193,6 @@ def load_model(path: str | Path | None = None) -> MelodyModel:
     try:
         tokenizer = load_tokenizer(tokenizer_json)
     except TokenizerError as exc:
-        raise ModelError(f"{where}: the model's tokenizer cannot be rebuilt ({exc})") from None
+        reason = str(exc).removeprefix("tokenizer: ")
+        raise ModelError(f"{where}: the model's tokenizer cannot be rebuilt ({reason})") from None
     return MelodyModel(network, tokenizer, meta, where)

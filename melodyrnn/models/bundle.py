@@ -113,7 +113,8 @@ def _unreadable(path: Path, exc: Exception) -> str:
                 f"{what}, which melodyrnn never runs; use a checkpoint written by "
                 "`melodyrnn fit`, or a bundle")
     reason = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return (f"{path} cannot be read as a melodyrnn checkpoint ({reason[:200]}); it may be "
+    reason = reason.split(". ")[0].rstrip(".")[:200]  # torch's first sentence says what failed
+    return (f"{path} cannot be read as a melodyrnn checkpoint ({reason}); it may be "
             "truncated, corrupt or not a checkpoint")
 
 

@@ -55,7 +55,8 @@ def check_meta(meta: Any, path: Path) -> None:
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ModelError(f"{path}: format_version {_short(version)} is not a bundle format "
-                         f"version (a whole number from 1 to {FORMAT_VERSION}); {_AGAIN}")
+                         f"version (versions are whole numbers from 1; this melodyrnn reads up "
+                         f"to {FORMAT_VERSION}); {_AGAIN}")
     if version > FORMAT_VERSION:
         raise ModelError(f"{path} has bundle format_version {version}; this melodyrnn reads up "
                          f"to {FORMAT_VERSION}, so upgrade melodyrnn")
