@@ -16,7 +16,7 @@ from typing import Any
 from melodyrnn.core.key import Key
 from melodyrnn.core.melody import Melody
 from melodyrnn.core.meter import parse_time_signature, steps_per_bar
-from melodyrnn.errors import ConfigError, ModelError
+from melodyrnn.errors import ConfigError, ModelError, TokenizerError
 from melodyrnn.generate.sample import sample_ids
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.io import READ_SUFFIXES
@@ -190,4 +190,9 @@ def load_model(path: str | Path | None = None) -> MelodyModel:
         raise ModelError(f"the bundled model is missing from {where}; reinstall melodyrnn or "
                          "pass a model path")
     network, tokenizer_json, meta = load_bundle(where)
-    return MelodyModel(network, load_tokenizer(tokenizer_json), meta, where)
+    try:
+        tokenizer = load_tokenizer(tokenizer_json)
+    except TokenizerError as exc:
+        reason = str(exc).removeprefix("tokenizer: ")
+        raise ModelError(f"{where}: the model's tokenizer cannot be rebuilt ({reason})") from None
+    return MelodyModel(network, tokenizer, meta, where)

@@ -10,8 +10,10 @@ A bundle is a directory with two files:
   last epoch's metrics).
 
 `load_bundle` reads a bundle directory, its bundle.json, or a Lightning `.ckpt`; checkpoints
-are opened with `torch.load(weights_only=True)`, which refuses pickled code. Importing this
-module does not import Lightning.
+are opened with `torch.load(weights_only=True)`, which refuses pickled code. A bundle or a
+checkpoint may come from anyone, so everything in it is checked before it is used:
+bundle.json field by field (`bundle_json.py`), the weights by name, shape and value
+(`weights.py`). Importing this module does not import Lightning.
 """
 
 from __future__ import annotations
@@ -19,23 +21,39 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
 
-from melodyrnn._files import atomic_write, atomic_write_text, read_json
+from melodyrnn._files import atomic_write, atomic_write_text
 from melodyrnn._version import __version__
-from melodyrnn.errors import MelodyRNNError, ModelError, WriteError
-from melodyrnn.models.network import MelodyLSTM, NetworkConfig
+from melodyrnn.errors import ModelError, WriteError
+from melodyrnn.models.bundle_json import (
+    BUNDLE_FORMAT,
+    FORMAT_VERSION,
+    META_FILE,
+    NETWORK_KEYS,
+    WEIGHTS_FILE,
+    network_config,
+    read_bundle_json,
+    weights_path,
+)
+from melodyrnn.models.network import MelodyLSTM
+from melodyrnn.models.weights import (
+    build_network,
+    check_file_size,
+    check_state,
+    read_safetensors,
+)
 
-BUNDLE_FORMAT = "melodyrnn-bundle"
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-META_FILE = "bundle.json"
-NETWORK_KEYS = NetworkConfig.keys()
+__all__ = ["BUNDLE_FORMAT", "FORMAT_VERSION", "META_FILE", "WEIGHTS_FILE", "export_bundle",
+           "find_checkpoint", "load_bundle", "load_weights_into", "read_checkpoint"]
+MODEL_FORMS = ("--model takes a bundle folder, a bundle's bundle.json, or a Lightning .ckpt "
+               "checkpoint")
 # Hyper-parameters that are not training options (stored elsewhere in the bundle, or internal).
 _NOT_TRAINING = (*NETWORK_KEYS, "tokenizer", "dataset_info", "_instantiator", "_class_path")
 
@@ -45,61 +63,92 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"checkpoint {path} does not exist")
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    kind = _file_kind(head)
+    if kind:
+        raise ModelError(f"{path} is {kind}, not a model; {MODEL_FORMS}")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols; we refuse
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any failure to unpickle means an unusable file, whatever the kind
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path} cannot be read as a melodyrnn checkpoint ({reason}); it may be "
-                         "truncated, corrupt or not a checkpoint") from None
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint \
-            or "hyper_parameters" not in checkpoint:
+        raise ModelError(_unreadable(path, exc)) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict) \
+            or not isinstance(checkpoint.get("hyper_parameters"), dict):
         raise ModelError(f"{path} is not a Lightning checkpoint of melodyrnn (no state_dict or "
                          "hyper_parameters)")
     return checkpoint
 
 
+def _file_kind(head: bytes) -> str | None:
+    """What a file that is surely not a checkpoint is, from its first bytes; None if unsure."""
+    if not head:
+        return "an empty file"
+    if head.startswith((b"PK\x03\x04", b"\x80")):
+        return None  # a zip archive or a pickle, as torch.save writes them
+    if head.startswith(b"MThd"):
+        return "a MIDI file"
+    if head.startswith(b"%PDF"):
+        return "a PDF file"
+    if head.startswith(b"RIFF"):
+        return "a WAV audio file"
+    if len(head) > 9 and head[8:10] == b'{"':
+        return "a safetensors weights file (pass the bundle folder that holds it)"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    for start, kind in (("<", "an XML file"), ("{", "a JSON file"),
+                        ("[", "a JSON file"), ("X:", "an ABC file"), ("%", "an ABC file")):
+        if text.startswith(start):
+            return kind
+    return "a text file" if "\ufffd" not in text else None
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """The sentence for a checkpoint torch.load refused or could not read."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        found = re.search(r"Unsupported[^.\n]*", text)
+        what = f" ({found.group(0).strip()})" if found else ""
+        return (f"{path} holds pickled Python objects other than tensors and plain values"
+                f"{what}, which melodyrnn never runs; use a checkpoint written by "
+                "`melodyrnn fit`, or a bundle")
+    reason = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    reason = reason.split(". ")[0].rstrip(".")[:200]  # torch's first sentence says what failed
+    return (f"{path} cannot be read as a melodyrnn checkpoint ({reason}); it may be "
+            "truncated, corrupt or not a checkpoint")
+
+
 def _network_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> MelodyLSTM:
     hparams = checkpoint["hyper_parameters"]
-    missing = [k for k in ("vocab_size",) if k not in hparams]
-    if missing:
-        raise ModelError(f"{path}: the checkpoint's hyper-parameters lack {', '.join(missing)}")
-    options = {k: hparams[k] for k in NETWORK_KEYS if k in hparams}
+    if "vocab_size" not in hparams:
+        raise ModelError(f"{path}: the checkpoint's hyper-parameters lack vocab_size")
+    config = network_config({k: hparams[k] for k in NETWORK_KEYS if k in hparams}, path,
+                            "hyper-parameter")
     state = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items()
-             if k.startswith("net.")}
-    return _build_network(options, state, path)
-
-
-def _build_network(options: dict[str, Any], state: dict[str, Tensor], path: Path) -> MelodyLSTM:
-    """A network with these options and weights, in eval mode; ModelError if they disagree."""
-    try:
-        network = MelodyLSTM(NetworkConfig(**options))
-    except (MelodyRNNError, TypeError) as exc:
-        raise ModelError(f"{path}: the stored network options cannot build a model ({exc})") \
-            from None
-    if network.config.tie_weights and "decoder.weight" not in state and "encoder.weight" in state:
-        state = {**state, "decoder.weight": state["encoder.weight"]}
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ModelError(f"{path}: the weights do not fit the stored network options ({first})") \
-            from None
-    return network.eval()
+             if isinstance(k, str) and k.startswith("net.")}
+    return build_network(config, check_state(state, config, path), path)
 
 
 def _checkpoint_meta(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     """Provenance and metrics of a checkpoint, in the layout of bundle.json (less tokenizer)."""
     hparams = checkpoint["hyper_parameters"]
     metrics: dict[str, Any] = {}
-    for key, state in (checkpoint.get("callbacks") or {}).items():
-        if key.startswith("ModelCheckpoint") and isinstance(state, dict):
+    callbacks = checkpoint.get("callbacks")
+    for key, state in (callbacks.items() if isinstance(callbacks, dict) else ()):
+        if str(key).startswith("ModelCheckpoint") and isinstance(state, dict):
             score = state.get("best_model_score")
-            if score is not None:
+            if isinstance(score, int | float) or (isinstance(score, torch.Tensor)
+                                                  and score.numel() == 1):
                 metrics["best_" + str(state.get("monitor") or "score")] = float(score)
-    metrics.update((checkpoint.get("melodyrnn") or {}).get("metrics", {}))
+    ours = checkpoint.get("melodyrnn")
+    stored = ours.get("metrics") if isinstance(ours, dict) else None
+    if isinstance(stored, dict):
+        metrics.update((str(k), v) for k, v in stored.items()
+                       if isinstance(v, int | float) and not isinstance(v, bool))
     return {
         "network": {k: hparams[k] for k in NETWORK_KEYS if k in hparams},
-        "dataset": hparams.get("dataset_info") or {},
+        "dataset": hparams.get("dataset_info") if isinstance(hparams.get("dataset_info"),
+                                                             dict) else {},
         "training": {
             "checkpoint": path.name, "epoch": checkpoint.get("epoch"),
             "global_step": checkpoint.get("global_step"),
@@ -120,16 +169,21 @@ def find_checkpoint(path: str | Path) -> Path:
     last = folder / "last.ckpt"
     if last.is_file():
         # last.ckpt remembers which checkpoint scored best
-        for key, state in (read_checkpoint(last).get("callbacks") or {}).items():
-            best = state.get("best_model_path") if key.startswith("ModelCheckpoint") else None
-            for candidate in ((folder / Path(best).name, Path(best)) if best else ()):
+        callbacks = read_checkpoint(last).get("callbacks")
+        for key, state in (callbacks.items() if isinstance(callbacks, dict) else ()):
+            best = state.get("best_model_path") if str(key).startswith("ModelCheckpoint") \
+                and isinstance(state, dict) else None
+            if not isinstance(best, str) or not best or "\0" in best:
+                continue
+            for candidate in (folder / Path(best).name, Path(best)):
                 if candidate.is_file():
                     return candidate
         return last
     best = sorted(folder.glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
     if best:
         return best[-1]
-    raise ModelError(f"{path} holds no checkpoint (*.ckpt)")
+    raise ModelError(f"{path} holds no model: no {META_FILE} and no checkpoint (*.ckpt); "
+                     f"{MODEL_FORMS}")
 
 
 def export_bundle(ckpt_path: str | Path, out_dir: str | Path, overwrite: bool = False) -> Path:
@@ -172,41 +226,37 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_bundle_json(path: Path) -> dict[str, Any]:
-    meta = read_json(path, ModelError, "the bundle description", "export the bundle again")
-    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
-        raise ModelError(f"{path} is not a melodyrnn bundle (format is not '{BUNDLE_FORMAT}')")
-    if not isinstance(meta.get("format_version"), int) or meta["format_version"] > FORMAT_VERSION:
-        raise ModelError(f"{path} has bundle format_version {meta.get('format_version')!r}; this "
-                         f"melodyrnn reads up to {FORMAT_VERSION}, so upgrade melodyrnn")
-    for key in ("network", "tokenizer", "weights"):
-        if not isinstance(meta.get(key), dict):
-            raise ModelError(f"{path} lacks its '{key}' section")
-    return meta
-
-
 def _load_bundle_dir(folder: Path) -> tuple[MelodyLSTM, dict[str, Any], dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """Every field of bundle.json is checked, and the weights file's place, size and sha256,
+    before the weights are read; their shapes are checked before they are loaded."""
     meta_path = folder / META_FILE
     if not meta_path.is_file():
         raise ModelError(f"{folder} is not a model bundle: {META_FILE} is missing")
-    meta = _read_bundle_json(meta_path)
-    weights_path = folder / str(meta["weights"].get("file", WEIGHTS_FILE))
-    if not weights_path.is_file():
-        raise ModelError(f"{weights_path} is missing; the bundle is incomplete")
+    meta = read_bundle_json(meta_path)
+    config = network_config(meta["network"], meta_path)
+    _check_vocab_size(meta["tokenizer"], config.vocab_size, meta_path)
+    stored = meta["weights"].get("parameters")
+    if stored is not None and stored != config.parameter_count():
+        raise ModelError(f"{meta_path}: weights parameters {stored:,} differs from the "
+                         f"{config.parameter_count():,} of the network options; export the "
+                         "bundle again")
+    weights = weights_path(folder, meta, meta_path)
+    check_file_size(weights, config)
     expected = meta["weights"].get("sha256")
-    if expected and _sha256(weights_path) != expected:
-        raise ModelError(f"{weights_path} does not match the sha256 in {meta_path}; the file was "
+    if expected and _sha256(weights) != expected:
+        raise ModelError(f"{weights} does not match the sha256 in {meta_path}; the file was "
                          "changed or truncated, so export the bundle again")
-    try:
-        state = load_file(str(weights_path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"{weights_path} cannot be read as safetensors ({exc})") from None
-    network = _build_network(meta["network"], state, weights_path)
+    network = build_network(config, read_safetensors(weights, config), weights)
     tokenizer = meta.pop("tokenizer")
     return network, tokenizer, meta
+
+
+def _check_vocab_size(tokenizer: Any, vocab_size: int, where: Path) -> None:
+    """A stored vocabulary must have one token per output of the network."""
+    vocab = tokenizer.get("vocab") if isinstance(tokenizer, dict) else None
+    if isinstance(vocab, list) and len(vocab) != vocab_size:
+        raise ModelError(f"{where}: the tokenizer has {len(vocab):,} tokens but the network "
+                         f"vocab_size is {vocab_size:,}; they must be equal")
 
 
 def load_bundle(path: str | Path) -> tuple[MelodyLSTM, dict[str, Any], dict[str, Any]]:
@@ -228,6 +278,9 @@ def load_bundle(path: str | Path) -> tuple[MelodyLSTM, dict[str, Any], dict[str,
     tokenizer = checkpoint["hyper_parameters"].get("tokenizer")
     if not tokenizer:
         raise ModelError(f"{ckpt} carries no tokenizer, so it cannot be used to sample")
+    if not isinstance(tokenizer, dict):
+        raise ModelError(f"{ckpt}: the stored tokenizer is not a tokenizer description")
+    _check_vocab_size(tokenizer, network.config.vocab_size, ckpt)
     meta = {"format": "lightning-checkpoint", **_checkpoint_meta(checkpoint, ckpt)}
     meta["network"] = network.options()
     return network, tokenizer, meta

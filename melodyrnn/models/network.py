@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from melodyrnn.core.limits import LIMITS, limit
 from melodyrnn.errors import ConfigError
 from melodyrnn.models.attention import AttentionState, WindowAttention
 from melodyrnn.models.lookback import (
@@ -47,6 +48,14 @@ MAX_ATTENTION = 512  # a window in tokens; Magenta's Attention RNN uses 40
 # Sizes of the lookback inputs: each lookback token id, and the position in the bar.
 LOOKBACK_EMBEDDING_DIM = 16
 POSITION_EMBEDDING_DIM = 8
+# Integer options and their ranges; the sizes together are bounded by `max_parameters`. A
+# stack deeper than MAX_NUM_LAYERS is no melody model, and would build thousands of modules.
+MAX_NUM_LAYERS = 64
+MAX_SIZE = 2**31 - 1  # a tensor dimension torch indexes with 32 bits on every device
+_SIZE_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("vocab_size", 2, MAX_SIZE), ("embedding_dim", 1, MAX_SIZE), ("hidden_size", 1, MAX_SIZE),
+    ("num_layers", 1, MAX_NUM_LAYERS), ("pad_id", 0, MAX_SIZE), ("attention", 0, MAX_ATTENTION))
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 @dataclass(frozen=True)
@@ -66,26 +75,29 @@ class NetworkConfig:
     attention: int = 0
 
     def __post_init__(self) -> None:
-        """Refuse option values that cannot build a network, with a sentence naming the value."""
-        if self.cell not in CELLS:
-            raise ConfigError(f"cell '{self.cell}' is not one of {', '.join(CELLS)}")
-        if self.input not in INPUTS:
-            raise ConfigError(f"input '{self.input}' is not one of {', '.join(INPUTS)}")
-        for name, value in (("vocab_size", self.vocab_size), ("hidden_size", self.hidden_size),
-                            ("num_layers", self.num_layers)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} has to be a positive integer, got {value!r}")
-        if self.vocab_size < 2:
-            raise ConfigError(f"vocab_size has to be at least 2, got {self.vocab_size}")
-        if self.input == "embedding" and (not isinstance(self.embedding_dim, int)
-                                          or self.embedding_dim < 1):
-            raise ConfigError(f"embedding_dim has to be a positive integer with input "
-                              f"'embedding', got {self.embedding_dim!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout has to be in [0, 1), got {self.dropout}")
+        """Refuse option values that cannot build a network, with a sentence naming the value.
+
+        Sizes are checked by type and range, and the parameter count against the
+        `max_parameters` limit, before anything is allocated.
+        """
+        for name, choices in (("cell", CELLS), ("input", INPUTS)):
+            value = getattr(self, name)
+            if not isinstance(value, str) or value not in choices:
+                raise ConfigError(f"{name} {short_value(value)} is not one of {', '.join(choices)}")
+        for name, low, high in _SIZE_RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(_size_error(name, value, low, high))
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, int | float) \
+                or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout has to be in [0, 1), got {short_value(self.dropout)}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ConfigError(f"pad_id {self.pad_id} is not a token id of a vocabulary of "
                               f"{self.vocab_size}")
+        for name in ("tie_weights", "lookback"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} has to be true or false, got "
+                                  f"{short_value(getattr(self, name))}")
         if self.tie_weights and self.input != "embedding":
             raise ConfigError("tie_weights needs input 'embedding'; one-hot input has no "
                               "embedding to tie to the decoder")
@@ -93,12 +105,24 @@ class NetworkConfig:
             raise ConfigError(f"tie_weights needs embedding_dim equal to hidden_size, got "
                               f"embedding_dim {self.embedding_dim} and hidden_size "
                               f"{self.hidden_size}")
-        if not isinstance(self.lookback, bool):
-            raise ConfigError(f"lookback has to be true or false, got {self.lookback!r}")
-        if isinstance(self.attention, bool) or not isinstance(self.attention, int) \
-                or not 0 <= self.attention <= MAX_ATTENTION:
-            raise ConfigError(f"attention has to be a window of 0 (off) to {MAX_ATTENTION} "
-                              f"tokens, got {self.attention!r}")
+        self._check_parameter_count()
+
+    def _check_parameter_count(self) -> None:
+        """ConfigError naming the size that makes the network larger than `max_parameters`."""
+        count, most = self.parameter_count(), limit("max_parameters")
+        if count <= most:
+            return
+        # the culprit: the size whose reduction to 1 shrinks the network most
+        sizes = [name for name, _, _ in _SIZE_RANGES if name not in ("pad_id", "attention")]
+        options = dataclasses.asdict(self)
+        culprit = min(sizes, key=lambda name: _parameters({**options, name: 1}))
+        raise ConfigError(f"{culprit}={getattr(self, culprit):,} makes a network of "
+                          f"{count:,} parameters, over the limit of {most:,}; lower it, or set "
+                          f"{LIMITS['max_parameters'].env} to allow more")
+
+    def parameter_count(self) -> int:
+        """How many parameters a `MelodyLSTM` of these options has (computed, not built)."""
+        return _parameters(dataclasses.asdict(self))
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -222,6 +246,49 @@ class MelodyLSTM(nn.Module):
                            self.lookback_encoder(lookback[..., BACK_2])], dim=-1)
         flags = lookback[..., REPEAT_1:].to(x.dtype)  # (B, T, 2)
         return torch.cat([x, self.drop(extra), flags], dim=-1)
+
+
+def _parameters(options: dict[str, Any]) -> int:
+    """The parameter count of a `MelodyLSTM` of these options, by the sizes of its layers."""
+    vocab, hidden, gates = options["vocab_size"], options["hidden_size"], _GATES[options["cell"]]
+    embedded = options["input"] == "embedding"
+    count = vocab * options["embedding_dim"] if embedded else 0
+    input_size = options["embedding_dim"] if embedded else vocab
+    if options["lookback"]:
+        count += vocab * LOOKBACK_EMBEDDING_DIM + (BAR_POSITIONS + 1) * POSITION_EMBEDDING_DIM
+        input_size += 2 * LOOKBACK_EMBEDDING_DIM + POSITION_EMBEDDING_DIM + 2
+    for layer in range(options["num_layers"]):
+        # weight_ih, weight_hh and their two biases, for each gate
+        count += gates * hidden * ((input_size if layer == 0 else hidden) + hidden + 2)
+    if options["attention"]:
+        count += hidden * hidden + 2 * hidden * hidden + hidden  # query, combine
+    count += vocab  # the decoder's bias; its weight is the embedding's when tied
+    return count + (0 if options["tie_weights"] else hidden * vocab)
+
+
+def _size_error(name: str, value: Any, low: int, high: int) -> str:
+    """The sentence for an integer option `name` that is not an integer in low..high."""
+    shown = short_value(value)
+    if name == "attention":
+        return f"attention has to be a window of 0 (off) to {MAX_ATTENTION} tokens, got {shown}"
+    if name == "pad_id":
+        return f"pad_id has to be a token id (an integer from 0), got {shown}"
+    if isinstance(value, int) and not isinstance(value, bool) and value > high:
+        return f"{name} has to be at most {high:,}, got {shown}"
+    if name == "vocab_size" and isinstance(value, int) and value == 1:
+        return "vocab_size has to be at least 2, got 1"
+    return f"{name} has to be a positive integer, got {shown}"
+
+
+def short_value(value: Any) -> str:
+    """`value` for a message: its repr, cut short (a tampered file may hold a huge one)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        # str() of an int over 4,300 digits raises; its bit length gives the size
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1:,} digits"
+    if isinstance(value, dict | list | tuple):
+        return f"a {'JSON object' if isinstance(value, dict) else 'list'} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def detach_state(state: State | None) -> State | None:

@@ -51,11 +51,17 @@ def load_tokenizer(source: str | Path | dict[str, Any]) -> Tokenizer:
             or not isinstance(data["options"], dict):
         raise TokenizerError(f"{where}: not a tokenizer description; expected a JSON object "
                              "with 'name', 'options' and 'vocab'")
+    if not isinstance(data["name"], str):
+        raise TokenizerError(f"{where}: the tokenizer name is {type(data['name']).__name__}, "
+                             f"not one of {', '.join(ENCODINGS)}")
+    stored = data["vocab"]
+    if not isinstance(stored, list) or not all(isinstance(t, str) for t in stored):
+        raise TokenizerError(f"{where}: the stored vocabulary is not a list of token names "
+                             f"(got {type(stored).__name__}); it was edited or damaged")
     try:
         tokenizer = get_tokenizer(data["name"], **data["options"])
     except TokenizerError as e:
         raise TokenizerError(f"{where}: {e}") from None
-    stored = list(data["vocab"])
     if stored != tokenizer.vocab:
         pairs = zip(stored, tokenizer.vocab, strict=False)  # lengths may differ
         i = next((i for i, (a, b) in enumerate(pairs) if a != b),

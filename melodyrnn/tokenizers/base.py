@@ -51,16 +51,24 @@ from melodyrnn.tokenizers.grammar import (
 def check_int(option: str, value: Any, low: int, high: int) -> int:
     """`value` as an int in low..high, else TokenizerError naming option and value."""
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise TokenizerError(f"tokenizer option {option}={value!r} is not valid: it must be an "
-                             f"integer from {low} to {high}")
+        raise TokenizerError(f"tokenizer option {option}={_shown(value)} is not valid: it must "
+                             f"be an integer from {low} to {high}")
     return value
+
+
+def _shown(value: Any) -> str:
+    """repr of a value from a file, cut short; an int too long for str() is described."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**30:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_bool(option: str, value: Any) -> bool:
     """`value` if it is a bool, else TokenizerError naming option and value."""
     if not isinstance(value, bool):
-        raise TokenizerError(f"tokenizer option {option}={value!r} is not valid: it must be "
-                             "true or false")
+        raise TokenizerError(f"tokenizer option {option}={_shown(value)} is not valid: it "
+                             "must be true or false")
     return value
 
 
@@ -69,8 +77,8 @@ def check_pitch_range(value: Any) -> tuple[int, int]:
     ok = (isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2
           and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
     if not ok or not 0 <= value[0] <= value[1] <= 127:
-        raise TokenizerError(f"tokenizer option pitch_range={value!r} is not valid: it must be "
-                             "two MIDI pitches (low, high) with 0 <= low <= high <= 127")
+        raise TokenizerError(f"tokenizer option pitch_range={_shown(value)} is not valid: it "
+                             "must be two MIDI pitches (low, high) with 0 <= low <= high <= 127")
     return int(value[0]), int(value[1])
 
 
