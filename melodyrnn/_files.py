@@ -160,6 +160,12 @@ def read_json(path: str | Path, error: type[MelodyRNNError], what: str = "file",
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON ({exc}){fix}") from None
+    except RecursionError:  # lists or objects nested thousands deep: not written by us
+        raise error(f"{path}: {what} nests lists or objects too deeply to read{fix}") from None
+    except ValueError as exc:  # Python's int-string conversion limit (a 5,000-digit number)
+        first = str(exc).split(";")[0]
+        raise error(f"{path}: {what} holds a value that cannot be read ({first}){fix}") \
+            from None
 
 
 def lock_path(folder: Path) -> Path:

@@ -70,6 +70,19 @@ def test_read_json_names_the_file_and_what_to_do(tmp_path: Path) -> None:
 
 # --- output paths that cannot be written: one sentence, nothing left behind ---------------------
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("[" * 100_000 + "]" * 100_000, "nests lists or objects too deeply"),
+    ('{"n": ' + "9" * 5000 + "}", "holds a value that cannot be read"),
+])
+def test_read_json_refuses_hostile_json_in_one_sentence(tmp_path: Path, text: str,
+                                                        words: str) -> None:
+    path = tmp_path / "hostile.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CorpusError, match=words) as info:
+        read_json(path, CorpusError, "the manifest", "run `melodyrnn prepare` again")
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
 def test_a_file_where_a_folder_is_expected_is_named(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     with pytest.raises(WriteError, match=r"afile is a file, not a folder; choose another"):

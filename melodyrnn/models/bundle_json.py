@@ -33,17 +33,7 @@ def read_bundle_json(path: Path) -> dict[str, Any]:
     size = path.stat().st_size
     if size > limit("max_file_bytes"):
         raise ModelError(over_limit("max_file_bytes", size, str(path)))
-    try:
-        meta = read_json(path, ModelError, "the bundle description", _AGAIN)
-    except MelodyRNNError:
-        raise
-    except RecursionError:
-        raise ModelError(f"{path}: the bundle description nests lists or objects too deeply "
-                         f"to read; it was not written by melodyrnn, so {_AGAIN}") from None
-    except ValueError as exc:  # Python's int-string conversion limit, a 5,000-digit number
-        first = str(exc).split(";")[0]
-        raise ModelError(f"{path}: the bundle description holds a value that cannot be read "
-                         f"({first}); {_AGAIN}") from None
+    meta = read_json(path, ModelError, "the bundle description", _AGAIN)
     check_meta(meta, path)
     return meta
 
