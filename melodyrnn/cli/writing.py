@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ def prepare_out(out: Path, stem: str, num: int, suffixes: Iterable[str], force: 
         raise WriteError(f"{out} is a file, not a folder; choose another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(f"{out}: cannot create this folder ({exc.strerror or exc}); "
+                         "choose another --out") from None
+    try:  # a read-only or full folder is found now, not after the sampling
         handle, probe = tempfile.mkstemp(dir=out, prefix=".melodyrnn-", suffix=".probe")
         os.close(handle)
         os.unlink(probe)
@@ -83,6 +88,27 @@ def _existing(out: Path, stem: str, num: int, suffixes: list[str]
             yield int(number) - 1, suffixes.index(suffix), entry.name
 
 
+@dataclass
+class _Run:
+    """Where a run writes, and how many of its tunes are written so far."""
+
+    out: Path
+    stem: str
+    num: int
+    suffixes: list[str]
+    listing: bool  # a line per file (short runs) rather than a progress bar
+    done: int = 0
+
+    def written(self) -> str:
+        """'57 of 300 tunes to out (melody-001 to melody-057, as .mid .wav)'."""
+        if not self.done:
+            return f"0 of {self.num:,} tunes to {self.out}"
+        names = tune_name(self.stem, 0, self.num) + (
+            f" to {tune_name(self.stem, self.done - 1, self.num)}" if self.done > 1 else "")
+        count = f"{self.done:,} of {self.num:,}" if self.done < self.num else f"{self.num:,}"
+        return f"{count} tunes to {self.out} ({names}, as {' '.join(self.suffixes)})"
+
+
 def write_stream(batches: Iterable[list[Any]], args: argparse.Namespace, stem: str,
                  num: int) -> int:
     """Write `num` melodies arriving in batches, every one in every format; the tunes written.
@@ -90,48 +116,39 @@ def write_stream(batches: Iterable[list[Any]], args: argparse.Namespace, stem: s
     The folder must have been checked (`prepare_out`). A Ctrl-C ends the run with a
     KeyboardInterrupt that says what was written; the tune being written is finished first.
     """
-    out, suffixes = Path(args.out), list(args.formats)
-    listing = num <= LIST_UP_TO
-    bar = _progress(num, quiet=getattr(args, "quiet", False) or listing)
-    done = 0
+    run = _Run(Path(args.out), stem, num, list(args.formats), listing=num <= LIST_UP_TO)
+    bar = _progress(num, quiet=getattr(args, "quiet", False) or run.listing)
     try:
         for batch in batches:
-            for melody in batch:
-                name = tune_name(stem, done, num)
-                with _finish_tune_first():
-                    for suffix in suffixes:
-                        path = out / f"{name}{suffix}"
-                        write_melody(melody, path, force=True)
-                        if listing:  # (then there is no bar to keep clear of)
-                            print(f"wrote {path}  ({len(melody)} notes, "
-                                  f"{melody.end_step / melody.steps_per_bar:.0f} bars, "
-                                  f"{melody.seconds:.1f} s)")
-                    done += 1
-                bar.update(1)
+            _write_batch(batch, run, bar)
             del batch  # the batch's melodies go before the next batch is sampled
     except KeyboardInterrupt:
-        bar.close()
-        raise KeyboardInterrupt(f"wrote {_written(done, num, stem, out, suffixes)}; every "
-                                "file there is whole") from None
+        raise KeyboardInterrupt(f"wrote {run.written()}; every file there is whole") from None
     except WriteError as exc:
-        bar.close()
-        if not done:
+        if not run.done:
             raise
-        raise WriteError(f"{exc} (after {_written(done, num, stem, out, suffixes)})") from None
-    bar.close()
-    if not listing:
-        print(f"wrote {_written(done, num, stem, out, suffixes)}")
-    return done
+        raise WriteError(f"{exc} (after {run.written()})") from None
+    finally:
+        bar.close()
+    if not run.listing:
+        print(f"wrote {run.written()}")
+    return run.done
 
 
-def _written(done: int, num: int, stem: str, out: Path, suffixes: list[str]) -> str:
-    """'57 of 300 tunes to out (melody-001 to melody-057, as .mid .wav)'."""
-    if not done:
-        return f"0 of {num:,} tunes to {out}"
-    names = tune_name(stem, 0, num) + (f" to {tune_name(stem, done - 1, num)}" if done > 1
-                                       else "")
-    return (f"{done:,} of {num:,} tunes to {out} ({names}, as {' '.join(suffixes)})"
-            if done < num else f"{num:,} tunes to {out} ({names}, as {' '.join(suffixes)})")
+def _write_batch(batch: list[Any], run: _Run, bar: Any) -> None:
+    """Write the tunes of one batch in every format, numbered on from those written."""
+    for melody in batch:
+        name = tune_name(run.stem, run.done, run.num)
+        with _finish_tune_first():
+            for suffix in run.suffixes:
+                path = run.out / f"{name}{suffix}"
+                write_melody(melody, path, force=True)
+                if run.listing:  # (then there is no bar to keep clear of)
+                    print(f"wrote {path}  ({len(melody)} notes, "
+                          f"{melody.end_step / melody.steps_per_bar:.0f} bars, "
+                          f"{melody.seconds:.1f} s)")
+            run.done += 1
+        bar.update(1)
 
 
 def write_all(melodies: list, args: argparse.Namespace, stem: str) -> None:
