@@ -166,8 +166,10 @@ class MelodyModel:
             seconds=seconds, qpm=qpm, pitch_range=pitch_range, scale=scale_key, beam=beam,
             branch=branch, max_tokens=max_tokens or _default_max_tokens(notes, bars, seconds))
         key_obj = key_obj or scale_key  # a scale, when no key is given, is the key to play in
-        prefix = self.prefix(primer, meter, key_obj, seed)
         meter_tuple = parse_time_signature(meter) if meter else None
+        spq = self.tokenizer.steps_per_quarter
+        settings.check_length(spq, steps_per_bar(meter_tuple, spq) if meter_tuple else 0)
+        prefix = self.prefix(primer, meter, key_obj, seed)
         return self._batches(num, prefix, settings, seed, meter_tuple, key_obj,
                              max(1, batch_size // settings.beam))
 
@@ -233,7 +235,7 @@ def _default_max_tokens(notes: int | None, bars: int | None, seconds: float | No
         return max(64, notes * 4 + 32)
     if bars:
         return max(64, bars * 40)
-    if seconds:
+    if seconds and math.isfinite(seconds):  # (an infinite one is refused by the settings)
         return max(64, int(seconds * 24))
     return 512
 

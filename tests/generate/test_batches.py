@@ -124,3 +124,29 @@ def test_num_over_the_limit(monkeypatch):
                                           r"`generate` writes\); ask for fewer or set "
                                           r"MELODYRNN_MAX_NUM to allow more$"):
         check_num(101)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(beam=1000, branch=8), r"^beam 1,000 x branch 8 makes 8,000 candidates a step, over "
+                                r"the 4,096 allowed; use a smaller --beam or --branch$"),
+    (dict(seconds=float("inf")), r"^seconds inf must be above 0 and finite$"),
+    (dict(qpm=float("nan")), r"^qpm nan must be above 0 and finite$"),
+    (dict(temperature=float("inf")), r"^temperature inf must be 0 or more and finite"),
+], ids=["beam", "seconds", "qpm", "temperature"])
+def test_settings_that_would_eat_the_machine_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        SampleSettings(**options)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(notes=101), r"^notes 101 is over the limit of 100 notes \(notes in one melody or one "
+                      r"track\); ask for less or set MELODYRNN_MAX_MELODY_NOTES to allow more$"),
+    (dict(bars=3), r"^bars 3 \(48 steps\) is over the limit of 40 steps"),
+    (dict(seconds=6.0), r"^seconds 6 \(48 steps\) is over the limit of 40 steps"),
+], ids=["notes", "bars", "seconds"])
+def test_lengths_longer_than_a_melody_may_be_are_refused(monkeypatch, options, message):
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_NOTES", "100")
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_STEPS", "40")
+    SampleSettings(notes=100, bars=2).check_length(4, 16)  # 32 steps: within the limits
+    with pytest.raises(ConfigError, match=message):
+        SampleSettings(**options).check_length(4, 16)  # 120 qpm, 4 steps a quarter
