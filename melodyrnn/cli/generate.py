@@ -25,7 +25,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                "  melodyrnn generate --num 1000 --bars 16 --formats mid --out many",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model bundle or checkpoint (default: the bundled folk model)")
-    p.add_argument("--num", type=flags.number(1, whole=True), default=1, help="how many melodies")
+    p.add_argument("--num", type=flags.number(1, whole=True), default=1,
+                   help="how many melodies; each batch of 64 is written as soon as it is "
+                        "sampled, and Ctrl-C keeps what was written")
     p.add_argument("--temperature", type=flags.number(0), default=1.0,
                    help="randomness: 1 samples the model as is, lower is safer, 0 is greedy")
     p.add_argument("--top-k", type=flags.number(1, whole=True),
