@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output went away (`... | head`): not an error
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("melodyrnn: interrupted; outputs already written are complete, nothing partial "
-              "was left", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what it had written
+        said = str(exc) or "outputs already written are complete, nothing partial was left"
+        print(f"melodyrnn: interrupted; {said}", file=sys.stderr)
         return EXIT_INTERRUPTED

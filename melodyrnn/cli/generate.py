@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import random
+from pathlib import Path
 
 from melodyrnn.cli import flags
-from melodyrnn.cli.writing import write_all
+from melodyrnn.cli.writing import prepare_out, write_stream
 from melodyrnn.core.key import Key
 from melodyrnn.core.meter import parse_time_signature
 from melodyrnn.io.inputs.text import parse_range
@@ -20,10 +21,13 @@ def add(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  melodyrnn generate\n"
                "  melodyrnn generate --num 4 --temperature 0.8 --top-p 0.95 --bars 16\n"
                "  melodyrnn generate --meter 6/8 --key D:dorian --primer \"D4 E4 F4 A4:2\"\n"
-               "  melodyrnn generate --beam 4 --scale G:major --range D4:B5 --formats mid,png",
+               "  melodyrnn generate --beam 4 --scale G:major --range D4:B5 --formats mid,png\n"
+               "  melodyrnn generate --num 1000 --bars 16 --formats mid --out many",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="model bundle or checkpoint (default: the bundled folk model)")
-    p.add_argument("--num", type=flags.number(1, whole=True), default=1, help="how many melodies")
+    p.add_argument("--num", type=flags.number(1, whole=True), default=1,
+                   help="how many melodies; each batch of 64 is written as soon as it is "
+                        "sampled, and Ctrl-C keeps what was written")
     p.add_argument("--temperature", type=flags.number(0), default=1.0,
                    help="randomness: 1 samples the model as is, lower is safer, 0 is greedy")
     p.add_argument("--top-k", type=flags.number(1, whole=True),
@@ -59,20 +63,25 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--formats", type=flags.formats, default=flags.formats("mid,musicxml,png,wav"),
                    help="comma-separated: mid, musicxml, mxl, svg, png, pdf, wav, abc")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
     # torch loads with the model, so only when melodies are generated
-    from melodyrnn.generate.model import load_model
+    from melodyrnn.generate.model import check_num, load_model
 
+    check_num(args.num, "--num")
     model = load_model(args.model)
-    melodies = model.generate(
+    # every setting, the primer and its limits are checked here, before anything is sampled
+    batches = model.generate_batches(
         num=args.num, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         primer=args.primer or args.primer_file, notes=args.notes, bars=args.bars, seed=seed,
         seconds=args.seconds, beam=args.beam, branch=args.branch,
         meter=None if args.meter is None else "{}/{}".format(*args.meter), key=args.key,
         scale=args.scale, pitch_range=args.pitch_range, qpm=args.qpm)
-    write_all(melodies, args, stem=f"{args.name}-{seed}")
+    stem = f"{args.name}-{seed}"
+    prepare_out(Path(args.out), stem, args.num, args.formats, args.force)
+    write_stream(batches, args, stem, args.num)
     return 0

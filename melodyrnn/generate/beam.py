@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from melodyrnn.generate.constraints import Masks
+from melodyrnn.generate.prime import read_prefix
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.models.attention import AttentionState
 from melodyrnn.models.lookback import LookbackRows
@@ -104,8 +105,8 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
     scores = torch.tensor([0.0 if r % width == 0 else -math.inf for r in range(rows)],
                           device=device)
     lookback = LookbackRows(network, tokenizer, prefix, rows, device)  # features: None without
-    logits, state = network(torch.tensor([prefix] * rows, device=device), None, lookback.prefix)
-    last = logits[:, -1, :]  # (rows, V)
+    last, state = read_prefix(network, torch.tensor([prefix] * rows, device=device),
+                              lookback.prefix)  # (rows, V)
     for step in range(settings.max_tokens):
         mask, finishing = masks.for_step(step, states, counts)
         if duration_id:  # a Duration that would play a figure once too often is ruled out

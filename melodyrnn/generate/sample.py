@@ -23,8 +23,13 @@ from torch import Tensor
 
 from melodyrnn.generate.beam import beam_search_ids
 from melodyrnn.generate.constraints import Masks
+from melodyrnn.generate.prime import read_prefix
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.models.lookback import LookbackRows
+
+# Rows sampled at once (melodies, or melodies x beams): what a batch costs is bounded by this,
+# so a run of any length holds at most one batch of sequences.
+BATCH_ROWS = 64
 
 
 def filter_top_k(logits: Tensor, k: int) -> Tensor:
@@ -91,8 +96,7 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
     done = [False] * num
     ids = torch.tensor([prefix] * num, dtype=torch.long, device=device)  # (B, T0)
     lookback = LookbackRows(network, tokenizer, prefix, num, device)  # features: None without
-    logits, state = network(ids, None, lookback.prefix)
-    last = logits[:, -1, :]  # (B, V)
+    last, state = read_prefix(network, ids, lookback.prefix)  # (B, V)
     for step in range(settings.max_tokens):
         mask, finishing = masks.for_step(step, states, note_counts, ending)  # (B, V)
         eos_ok = mask[:, tokenizer.eos_id]

@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from melodyrnn.core.key import Key
+from melodyrnn.core.limits import LIMITS, limit
 from melodyrnn.errors import ConfigError
 
 MIN_FREE_NOTES = 8  # without a length, a tune may end once it has added this many notes
+# Beam x branch rows a melody's search scores each step: a beam of 64 with a branch of 64, far
+# past where a wider beam still helps, with (4096, V) logits a step (12 MB for 700 tokens).
+MAX_CANDIDATES = 4096
 
 
 @dataclass
@@ -36,7 +40,8 @@ class SampleSettings:
 
     def __post_init__(self) -> None:
         if not self.temperature >= 0 or math.isinf(self.temperature):
-            raise ConfigError(f"temperature {self.temperature} must be 0 or more (0 = greedy)")
+            raise ConfigError(f"temperature {self.temperature} must be 0 or more and finite "
+                              "(0 = greedy)")
         if self.top_k is not None and self.top_k < 1:
             raise ConfigError(f"top_k {self.top_k} must be at least 1")
         if self.top_p is not None and not 0 < self.top_p <= 1:
@@ -45,10 +50,36 @@ class SampleSettings:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} {value} must be at least 1")
-        if self.seconds is not None and not self.seconds > 0:
-            raise ConfigError(f"seconds {self.seconds} must be above 0")
+        if self.seconds is not None and not 0 < self.seconds < math.inf:
+            raise ConfigError(f"seconds {self.seconds} must be above 0 and finite")
+        if not 0 < self.qpm < math.inf:
+            raise ConfigError(f"qpm {self.qpm} must be above 0 and finite")
         if self.beam < 1 or self.branch < 1:
             raise ConfigError(f"beam {self.beam} and branch {self.branch} must be at least 1")
+        if self.beam * self.branch > MAX_CANDIDATES:
+            raise ConfigError(f"beam {self.beam:,} x branch {self.branch:,} makes "
+                              f"{self.beam * self.branch:,} candidates a step, over the "
+                              f"{MAX_CANDIDATES:,} allowed; use a smaller --beam or --branch")
+
+    def check_length(self, steps_per_quarter: int, steps_per_bar: int) -> None:
+        """Refuse a length longer than one melody may be (limits `max_melody_notes`,
+        `max_melody_steps`): sampling it would run for hours and hold it all."""
+        if self.notes is not None and self.notes > limit("max_melody_notes"):
+            raise ConfigError(_over("max_melody_notes", f"notes {self.notes:,}"))
+        steps = None
+        if self.bars is not None:  # an unknown meter counts as 4/4
+            steps = self.bars * (steps_per_bar or 4 * steps_per_quarter)
+        elif self.seconds is not None:
+            steps = math.ceil(self.seconds * self.qpm / 60 * steps_per_quarter)
+        if steps is not None and steps > limit("max_melody_steps"):
+            what = f"bars {self.bars:,}" if self.bars is not None else f"seconds {self.seconds:g}"
+            raise ConfigError(_over("max_melody_steps", f"{what} ({steps:,} steps)"))
+
+
+def _over(name: str, subject: str) -> str:
+    spec = LIMITS[name]
+    return (f"{subject} is over the limit of {limit(name):,} {spec.unit} ({spec.what}); ask "
+            f"for less or set {spec.env} to allow more")
 
 
 def complete_bar(step: int, start_step: int, steps_per_bar: int) -> int:
