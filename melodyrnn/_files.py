@@ -111,6 +111,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], force: bool = T
             raise WriteError(f"{path}: cannot write ({os_reason(cause)}); "
                              f"{write_fix(cause)}") from exc
         raise WriteError(f"{path}: writing failed ({type(exc).__name__}: {exc})") from exc
+    except BaseException:  # Ctrl-C or SystemExit mid-write: no half-written file stays behind
+        remove_quietly(tmp)
+        raise
     return path
 
 

@@ -174,3 +174,13 @@ def test_a_lock_left_by_a_killed_run_does_not_block(tmp_path: Path) -> None:
 
 def test_pid_alive() -> None:
     assert pid_alive(os.getpid()) and not pid_alive(0) and not pid_alive(-5)
+
+
+def test_an_interrupted_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "song.mid", write)
+    assert list(tmp_path.iterdir()) == []
