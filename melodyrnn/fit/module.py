@@ -297,7 +297,8 @@ class MelodyLightningModule(L.LightningModule):
                 min_lr=self.min_lr)
             config: dict[str, Any] = {"scheduler": plateau, "interval": "epoch"}
             if self.automatic_optimization:  # manual optimization steps it in on_train_epoch_end
-                config["monitor"] = "val_loss"
+                # without validation Lightning warns and leaves the rate as it is
+                config.update(monitor="val_loss", strict=False)
             return {"optimizer": optimizer, "lr_scheduler": config}
         if self.lr_schedule == "none" and self.warmup_steps == 0:
             return optimizer
