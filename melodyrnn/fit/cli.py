@@ -2,13 +2,17 @@
 
 `melodyrnn fit|validate|test` (through `run_cli`) builds this CLI over
 `MelodyLightningModule` and `MelodyDataModule`. It links the dataset's vocab_size, pad_id,
-tokenizer and manifest into the model and the model's lookback into the data, adds
-ModelCheckpoint (best + last on val_loss) and EarlyStopping as configurable callbacks
-(`--checkpoint.*`, `--early_stopping.*`), and logs to `{trainer.default_root_dir}/{run_name}/
-version_N/` with CSV and TensorBoard loggers. When `fit`
-ends it prints where the best and last checkpoints are and the `melodyrnn export` command for
-them. Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with
-status 2, a MelodyRNNError at run time with status 1, Ctrl-C as KeyboardInterrupt (130).
+tokenizer and manifest into the model and the model's lookback into the data, adds the best
+checkpoint on val_loss and early stopping as configurable callbacks (`--checkpoint.*`,
+`--early_stopping.*`; both step aside without validation), `last.ckpt` after every epoch,
+every `--checkpoint_every_n_steps` steps and on Ctrl-C or SIGTERM (`fit/checkpoints.py`), and
+a guard that stops a diverging run (`fit/guards.py`). It logs to
+`{trainer.default_root_dir}/{run_name}/version_N/` with CSV and TensorBoard loggers;
+`--ckpt_path last` continues the run in its own folder (`fit/runs.py`). When `fit` ends it
+prints where the best and last checkpoints are and the `melodyrnn export` command for them.
+Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with status
+2, a MelodyRNNError at run time with status 1, Ctrl-C or SIGTERM with the resume command and
+status 130.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import EarlyStopping
 
 from melodyrnn.fit.cli import make_cli, run_cli
 from melodyrnn.prepare.shards import read_split
@@ -225,7 +226,7 @@ def test_shipped_configs_build(bars_dataset: Path, tmp_path: Path, config: str,
     assert cli.model.net.hidden_size == hidden_size
     assert cli.model.net.config.lookback == (config == "folk")
     assert cli.model.hparams.grad_clip_norm == 1.0
-    assert any(type(c).__name__ == "EarlyStopping" for c in cli.trainer.callbacks)
+    assert any(isinstance(c, EarlyStopping) for c in cli.trainer.callbacks)
     assert any(type(c).__name__ == "LastCheckpoint" for c in cli.trainer.callbacks)
 
 
