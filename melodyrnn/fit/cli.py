@@ -2,32 +2,62 @@
 
 `melodyrnn fit|validate|test` (through `run_cli`) builds this CLI over
 `MelodyLightningModule` and `MelodyDataModule`. It links the dataset's vocab_size, pad_id,
-tokenizer and manifest into the model and the model's lookback into the data, adds
-ModelCheckpoint (best + last on val_loss) and EarlyStopping as configurable callbacks
-(`--checkpoint.*`, `--early_stopping.*`), and logs to `{trainer.default_root_dir}/{run_name}/
-version_N/` with CSV and TensorBoard loggers. When `fit`
-ends it prints where the best and last checkpoints are and the `melodyrnn export` command for
-them. Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with
-status 2, a MelodyRNNError at run time with status 1, Ctrl-C as KeyboardInterrupt (130).
+tokenizer and manifest into the model and the model's lookback into the data, adds the best
+checkpoint on val_loss and early stopping as configurable callbacks (`--checkpoint.*`,
+`--early_stopping.*`; both step aside without validation), `last.ckpt` after every epoch,
+every `--checkpoint_every_n_steps` steps and on Ctrl-C or SIGTERM (`fit/checkpoints.py`), and
+a guard that stops a diverging run (`fit/guards.py`). It logs to
+`{trainer.default_root_dir}/{run_name}/version_N/` with CSV and TensorBoard loggers;
+`--ckpt_path last` continues the run in its own folder (`fit/runs.py`). When `fit` ends it
+prints where the best and last checkpoints are and the `melodyrnn export` command for them.
+Exit codes are those of `melodyrnn.cli`: a bad command line ends in one sentence with status
+2, a MelodyRNNError at run time with status 1, Ctrl-C or SIGTERM with the resume command and
+status 130.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, Logger
 
-from melodyrnn.errors import EXIT_RUN_ERROR, EXIT_USAGE, MelodyRNNError
+from melodyrnn.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_ERROR,
+    EXIT_USAGE,
+    ConfigError,
+    MelodyRNNError,
+)
+from melodyrnn.fit.checkpoints import (
+    AtomicCheckpointIO,
+    BestCheckpoint,
+    LastCheckpoint,
+    ValEarlyStopping,
+    note_no_validation,
+    read_checkpoint,
+)
 from melodyrnn.fit.datamodule import MelodyDataModule
+from melodyrnn.fit.guards import DivergenceGuard, Interruption, TrainingInterrupted
 from melodyrnn.fit.module import MelodyLightningModule
+from melodyrnn.fit.runs import (
+    AppendingCSVLogger,
+    clean_run_dir,
+    next_version,
+    resolve_last,
+    resume_command,
+)
 
 
 class MelodyArgumentParser(LightningArgumentParser):
@@ -47,7 +77,7 @@ class MelodyArgumentParser(LightningArgumentParser):
 class _QuietLightning(logging.Filter):
     """Drops Lightning's advertising tips and its banner lines about hardware that is absent."""
 
-    _DROP = re.compile(r"\s*(💡 Tip:|(GPU|TPU|HPU) available: False)")
+    _DROP = re.compile(r"\s*(💡 Tip:|(GPU|TPU|HPU) available: False|Detected KeyboardInterrupt)")
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self._DROP.match(record.getMessage())
@@ -70,33 +100,66 @@ class MelodyCLI(LightningCLI):
         parser.link_arguments("model.lookback", "data.lookback")
         parser.add_argument("--run_name", type=str, default="default",
                             help="Runs go to {trainer.default_root_dir}/{run_name}/version_N.")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_argument("--checkpoint_every_n_steps", type=int, default=0,
+                            help="Also write last.ckpt every this many optimizer steps "
+                                 "(0: only after each epoch and on Ctrl-C or SIGTERM).")
+        parser.add_lightning_class_args(BestCheckpoint, "checkpoint")
+        # best on val_loss, saved after validation (before last.ckpt, which holds its state)
         parser.set_defaults({"checkpoint.monitor": "val_loss", "checkpoint.mode": "min",
-                             "checkpoint.save_last": True, "checkpoint.save_top_k": 1,
+                             "checkpoint.save_last": False, "checkpoint.save_top_k": 1,
+                             "checkpoint.save_on_train_epoch_end": False,
                              "checkpoint.filename": "best-{epoch}-{step}"})
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(ValEarlyStopping, "early_stopping")
         parser.set_defaults({"early_stopping.monitor": "val_loss", "early_stopping.mode": "min",
-                             "early_stopping.patience": 5})
+                             "early_stopping.patience": 5,
+                             "early_stopping.check_on_train_epoch_end": False})
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning's (the model options of a --ckpt_path file), after checking the file."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and ckpt_path not in ("last", "best", "hpc") \
+                and not str(ckpt_path).startswith("registry"):
+            read_checkpoint(Path(ckpt_path), "cpu")  # a bad file ends in one sentence
+        super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
-        """Turn `--ckpt_path last` into the newest last.ckpt among this run name's versions."""
-        config = self.config.get(str(self.subcommand)) if self.subcommand else None
-        if config is not None and config.get("ckpt_path") == "last":
-            last = latest_checkpoint(self._run_dir(config))
-            if last is not None:
-                config["ckpt_path"] = str(last)
+        """Check the run options; turn `--ckpt_path last` into the run's newest last.ckpt."""
+        config = self.config.get(str(self.subcommand)) if self.subcommand else self.config
+        self._resume_version: int | None = None
+        if config is None:
+            return
+        if (config.get("checkpoint_every_n_steps") or 0) < 0:
+            raise ConfigError("--checkpoint_every_n_steps has to be 0 (off) or more, got "
+                              f"{config.get('checkpoint_every_n_steps')}")
+        run_dir = self._run_dir(config)
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # DDP: the first process tidies up
+            clean_run_dir(run_dir)
+        if self.subcommand == "fit" and config.get("ckpt_path") == "last":
+            last, self._resume_version = resolve_last(run_dir)
+            config["ckpt_path"] = str(last)
 
     def fit(self, **kwargs: Any) -> None:
-        """`trainer.fit`, with Ctrl-C raised as KeyboardInterrupt again (Lightning exits 1)."""
+        """`trainer.fit`, with Ctrl-C or SIGTERM raised as `TrainingInterrupted`."""
+        handlers = {signum: signal.getsignal(signum) for signum in Interruption.SIGNALS}
         try:
             self.trainer.fit(**kwargs)
-        except SystemExit:
+        except SystemExit:  # Lightning's way out after a KeyboardInterrupt or SIGTERM
             if self.trainer.interrupted:
-                raise KeyboardInterrupt from None
+                stop = TrainingInterrupted(self.last_checkpoint.interruption.signum)
+                stop.last = self.last_checkpoint
+                raise stop from None
             raise
+        finally:  # Lightning leaves SIGINT ignored after a KeyboardInterrupt
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
     def after_fit(self) -> None:
         """Say where the checkpoints are and how to make a bundle of them."""
+        if "val_loss" not in self.trainer.callback_metrics and any(
+                isinstance(c, BestCheckpoint | ValEarlyStopping)
+                for c in self.trainer.callbacks):  # type: ignore[attr-defined]
+            note_no_validation(self.trainer)
         if self.trainer.is_global_zero:
             summary = fit_summary(self.trainer)
             if summary:
@@ -105,20 +168,38 @@ class MelodyCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         if self._get(self.config_init, "trainer", {}).get("logger") in (None, True):
             kwargs["logger"] = self._run_loggers()
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> L.Trainer:
+        """Add the divergence guard and last.ckpt; without checkpointing, no checkpoint at all."""
+        writes = config.get("enable_checkpointing") is not False
+        if not writes:
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+            print("melodyrnn: note: checkpointing is off (--trainer.enable_checkpointing "
+                  "false): nothing is saved, so an interruption loses the run", file=sys.stderr)
+        guard = DivergenceGuard()
+        every = self._get(self.config_init, "checkpoint_every_n_steps", 0) or 0
+        self.last_checkpoint = guard.last = LastCheckpoint(every, guard, write=writes)
+        return super()._instantiate_trainer(config, [*callbacks, guard, self.last_checkpoint])
 
     def _run_dir(self, config: Any) -> Path:
         root = config.get("trainer", {}).get("default_root_dir") or "runs"
         return Path(root) / (config.get("run_name") or "default")
 
     def _run_loggers(self) -> list[Logger]:
-        """CSV (always) and TensorBoard (when installed) loggers sharing a new version directory.
+        """CSV (always) and TensorBoard (when installed) loggers sharing one version directory.
 
-        A resumed run also gets a new version: CSVLogger would delete the old metrics.csv.
+        A new run gets a new version; `--ckpt_path last` the version it resumes, with the CSV
+        logger appending to its metrics.csv.
         """
         run_dir = self._run_dir(self.config.get(str(self.subcommand), self.config))
-        version = next_version(run_dir)
-        loggers: list[Logger] = [CSVLogger(run_dir.parent, name=run_dir.name, version=version)]
+        version = getattr(self, "_resume_version", None)
+        csv_class = CSVLogger if version is None else AppendingCSVLogger
+        version = next_version(run_dir) if version is None else version
+        loggers: list[Logger] = [csv_class(run_dir.parent, name=run_dir.name, version=version)]
         try:
             import tensorboard  # noqa: F401 - only to know whether it is installed
             from lightning.pytorch.loggers import TensorBoardLogger
@@ -129,36 +210,19 @@ class MelodyCLI(LightningCLI):
         return loggers
 
 
-def _versions(run_dir: Path) -> list[int]:
-    return sorted(int(m.group(1)) for p in run_dir.glob("version_*")
-                  if (m := re.fullmatch(r"version_(\d+)", p.name)))
-
-
-def next_version(run_dir: Path) -> int:
-    """The first unused version number under a run directory."""
-    versions = _versions(run_dir)
-    return versions[-1] + 1 if versions else 0
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest version's checkpoints/last.ckpt under a run directory, if any."""
-    for version in reversed(_versions(run_dir)):
-        last = run_dir / f"version_{version}" / "checkpoints" / "last.ckpt"
-        if last.is_file():
-            return last
-    return None
-
-
 def fit_summary(trainer: L.Trainer) -> str:
     """Where a finished fit left its best and last checkpoints, and the export command."""
-    callback = trainer.checkpoint_callback
-    if not isinstance(callback, ModelCheckpoint):
-        return ""
-    best, last = callback.best_model_path, callback.last_model_path
+    best_callback = next((c for c in trainer.callbacks  # type: ignore[attr-defined]
+                          if isinstance(c, ModelCheckpoint)), None)
+    last_callback = next((c for c in trainer.callbacks  # type: ignore[attr-defined]
+                          if isinstance(c, LastCheckpoint)), None)
+    best = best_callback.best_model_path if best_callback is not None else ""
+    saved = last_callback.saved() if last_callback is not None else None
+    last = str(saved) if saved is not None else ""
     lines = []
-    if best:
-        score = callback.best_model_score
-        scored = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
+    if best and best_callback is not None:
+        score = best_callback.best_model_score
+        scored = f" ({best_callback.monitor} {float(score):.4f})" if score is not None else ""
         lines.append(f"best checkpoint {best}{scored}")
     if last:
         lines.append(f"last checkpoint {last}")
@@ -172,6 +236,21 @@ def fit_summary(trainer: L.Trainer) -> str:
     if best and last and best != last:
         lines.append(f"or the last with: melodyrnn export {last} {out}-last")
     return "\n".join(lines)
+
+
+def interrupted_message(cli_args: list[str], last: LastCheckpoint | None) -> str:
+    """One line after Ctrl-C or SIGTERM: where training stopped, what was saved, how to resume."""
+    where = ""
+    if last is not None and last.stopped_at is not None:
+        where = f" at epoch {last.stopped_at[0]}, step {last.stopped_at[1]}"
+    saved = last.saved() if last is not None and last.write else None
+    if saved is None:
+        what = ("nothing was saved (checkpointing is off)" if last is not None and not last.write
+                else "nothing was saved: no training step had finished")
+        return f"melodyrnn: interrupted{where}; {what}"
+    step = last.saved_step if last is not None else None
+    state = f"{saved} holds step {step}" if step is not None else f"{saved} is as it was"
+    return f"melodyrnn: interrupted{where}; {state}; resume with: {resume_command(cli_args)}"
 
 
 def _check_config_files(args: list[str]) -> None:
@@ -210,8 +289,10 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> MelodyCLI:
     status 2; a MelodyRNNError (bad dataset, option value or checkpoint) with one sentence and
     status 1.
     """
-    _check_config_files(list(sys.argv[1:] if args is None else args))
+    cli_args = list(sys.argv[1:] if args is None else args)
+    _check_config_files(cli_args)
     _quiet_lightning()
+    previous = _sigterm_as_interrupt()
     try:
         with warnings.catch_warnings():
             # `melodyrnn fit ...` passes args while sys.argv holds the same words; that is meant.
@@ -227,6 +308,26 @@ def make_cli(args: list[str] | None = None, run: bool = True) -> MelodyCLI:
     except MelodyRNNError as exc:
         print(f"melodyrnn: error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_RUN_ERROR) from None
+    except TrainingInterrupted as exc:
+        print(interrupted_message(cli_args, getattr(exc, "last", None)), file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Until training starts, SIGTERM stops like Ctrl-C; the handler there was before."""
+    if sys.platform == "win32" or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def run_cli(args: list[str] | None = None) -> int:

@@ -21,8 +21,9 @@ every optimizer step, and `lr` per epoch.
 
 A run writes to `{trainer.default_root_dir}/{run_name}/version_N/` (default `runs/default/...`):
 config.yaml, hparams.yaml, metrics.csv, TensorBoard events and checkpoints/ (best-*.ckpt and
-last.ckpt). `--ckpt_path last` resumes from the newest version's last.ckpt of the run name,
-logging to a new version (each version directory holds one session's logs).
+last.ckpt, the state after the latest epoch or interruption). `--ckpt_path last` resumes the
+newest version of the run name that has a last.ckpt, logging into that same version (see
+`fit/runs.py`).
 """
 
 from __future__ import annotations
@@ -297,7 +298,8 @@ class MelodyLightningModule(L.LightningModule):
                 min_lr=self.min_lr)
             config: dict[str, Any] = {"scheduler": plateau, "interval": "epoch"}
             if self.automatic_optimization:  # manual optimization steps it in on_train_epoch_end
-                config["monitor"] = "val_loss"
+                # without validation Lightning warns and leaves the rate as it is
+                config.update(monitor="val_loss", strict=False)
             return {"optimizer": optimizer, "lr_scheduler": config}
         if self.lr_schedule == "none" and self.warmup_steps == 0:
             return optimizer
