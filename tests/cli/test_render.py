@@ -37,7 +37,7 @@ def test_cli_render_into_a_file_or_a_full_disk_is_one_sentence(tmp_path, capsys,
     (tmp_path / "afile").write_text("x")
     assert main(["render", str(tmp_path / "scale.mid"), "--formats", "mid",
                  "--out", str(tmp_path / "afile")]) == 1
-    assert "afile is a file, not a folder; choose another place for scale.mid" in \
+    assert "afile is a file, not a folder; choose another --out" in \
         _one_error_line(capsys)
     import errno
 
