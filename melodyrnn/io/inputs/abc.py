@@ -13,19 +13,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.score import Score
-from melodyrnn.errors import ReadError
+from melodyrnn.errors import MelodyRNNError, ReadError
+from melodyrnn.io.inputs.files import read_input_bytes
 from melodyrnn.io.inputs.music21 import library_reason, log, score_from_stream
 
 
 def read_abc(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -> list[Score]:
-    """An ABC file -> one Score per tune, with source `path#<X: number>`."""
-    from music21 import abcFormat
+    """An ABC file -> one Score per tune, with source `path#<X: number>`.
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    A tune over a limit (`max_abc_tune_notes`, or a part over those of one melody) is skipped
+    like an unreadable one; a file whose every readable tune is over one raises ReadError.
+    """
+    raw = read_input_bytes(path, "ABC file")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:  # older ABC collections are Latin-1
@@ -33,21 +34,70 @@ def read_abc(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -> 
     header, tunes = split_abc_tunes(text)
     if not tunes:
         raise ReadError(f"{path}: no ABC tunes found (no X: field and no notes)")
-    scores = []
+    scores: list[Score] = []
+    refusals: list[str] = []
     with without_beaming():
         for label, tune_text in tunes:
-            source = f"{path}#{label}"
-            try:
-                # one tune at a time, so a tune that breaks even the tokenizer costs only itself
-                handler = abcFormat.ABCFile().readstr(header + tune_text)
-                stream = abcFormat.translate.abcToStreamScore(handler)
-                scores.append(score_from_stream(stream, steps_per_quarter, source, drops))
-            except Exception as exc:  # music21 raises many kinds; one bad tune must not sink all
-                reason = f"unreadable tune ({type(exc).__name__})"
-                log.warning("%s: skipped, unreadable tune (%s)", source, library_reason(exc))
-                if drops is not None:
-                    drops[reason] += 1
+            result = _read_tune(header, tune_text, f"{path}#{label}", steps_per_quarter, drops)
+            if isinstance(result, Score):
+                scores.append(result)
+            elif result:
+                refusals.append(result)
+    if refusals and not scores:
+        raise ReadError(refusals[0] if len(tunes) == 1 else
+                        f"{path}: none of its {len(tunes)} tunes could be read; {refusals[0]}")
     return scores
+
+
+def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
+               drops: Counter[str] | None) -> Score | str:
+    """One tune -> its Score; else the tune is logged and counted in `drops` and the result
+    is the sentence refusing it for a limit, or "" for a tune music21 could not read."""
+    from music21 import abcFormat
+
+    refusal = _refusal(tune_text, source)  # before music21, whose parser is quadratic
+    if not refusal:
+        try:
+            # one tune at a time, so a tune that breaks even the tokenizer costs only itself
+            handler = abcFormat.ABCFile().readstr(header + tune_text)
+            stream = abcFormat.translate.abcToStreamScore(handler)
+            return score_from_stream(stream, steps_per_quarter, source, drops)
+        except MelodyRNNError as exc:  # a part over a limit of one melody
+            refusal = str(exc)
+        except Exception as exc:  # music21 raises many kinds; one bad tune must not sink all
+            log.warning("%s: skipped, unreadable tune (%s)", source, library_reason(exc))
+            if drops is not None:
+                drops[f"unreadable tune ({type(exc).__name__})"] += 1
+            return ""
+    log.warning("%s: skipped, %s", source, refusal)
+    if drops is not None:
+        variable = re.search(r"MELODYRNN_\w+", refusal)
+        drops[f"tune over a limit ({variable.group() if variable else 'see the log'})"] += 1
+    return refusal
+
+
+# what in a tune's body is not a note: chord symbols and annotations, decorations, inline
+# fields, comments; field lines (T:, K:, w: lyrics, ...) go first
+_FIELD_LINE = re.compile(r"^[A-Za-z+]:.*$", re.MULTILINE)
+_NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]{0,40}!|\+[^+\n]{0,40}\+|\[[A-Za-z]:[^\]\n]*\]|%.*')
+
+
+def count_abc_notes(tune_text: str) -> int:
+    """About how many notes an ABC tune writes (its note letters), counted in linear time.
+
+    It counts each pitch letter of the body, so chords count their notes, and may count a
+    letter of unusual markup as a note: an upper bound on what music21 will parse.
+    """
+    body = _NOT_NOTES.sub("", _FIELD_LINE.sub("", tune_text))
+    return sum(map(body.count, "ABCDEFGabcdefg"))
+
+
+def _refusal(tune_text: str, source: str) -> str:
+    """The sentence refusing a tune over `max_abc_tune_notes`, or "" for a tune within it."""
+    notes = count_abc_notes(tune_text)
+    if notes <= limit("max_abc_tune_notes"):
+        return ""
+    return over_limit("max_abc_tune_notes", notes, source)
 
 
 _beaming_lock = threading.Lock()
