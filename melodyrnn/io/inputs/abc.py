@@ -46,13 +46,15 @@ def read_abc(path: Path, steps_per_quarter: int, drops: Counter[str] | None) -> 
     if refusals and not scores:
         raise ReadError(refusals[0] if len(tunes) == 1 else
                         f"{path}: none of its {len(tunes)} tunes could be read; {refusals[0]}")
+    for refusal in refusals:
+        log.warning("%s; the tune is skipped", refusal)
     return scores
 
 
 def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
                drops: Counter[str] | None) -> Score | str:
-    """One tune -> its Score; else the tune is logged and counted in `drops` and the result
-    is the sentence refusing it for a limit, or "" for a tune music21 could not read."""
+    """One tune -> its Score; else the tune is counted in `drops` and the result is the
+    sentence refusing it for a limit, or "" for a tune music21 could not read (logged)."""
     from music21 import abcFormat
 
     refusal = _refusal(tune_text, source)  # before music21, whose parser is quadratic
@@ -69,7 +71,6 @@ def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
             if drops is not None:
                 drops[f"unreadable tune ({type(exc).__name__})"] += 1
             return ""
-    log.warning("%s: skipped, %s", source, refusal)
     if drops is not None:
         variable = re.search(r"MELODYRNN_\w+", refusal)
         drops[f"tune over a limit ({variable.group() if variable else 'see the log'})"] += 1
