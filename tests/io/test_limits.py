@@ -201,3 +201,30 @@ def test_a_melody_with_more_notes_than_the_limit_is_refused(monkeypatch):
     with pytest.raises(MelodyError, match=r"the melody has 4 notes, over the limit of 3 .*"
                                           r"MELODYRNN_MAX_MELODY_NOTES"):
         Melody(notes)
+
+
+@pytest.mark.parametrize("meter", ["9994/4", "33+32/8"])
+def test_an_abc_meter_music21_would_take_hours_over_is_refused(tmp_path, meter):
+    path = tmp_path / "meter.abc"
+    path.write_text(abc_tune(1, 2) + f"\nX:2\nM:{meter}\nL:1/8\nK:C\nABcd|\n")
+    drops: Counter[str] = Counter()
+    assert [s.source for s in read_scores(path, drops=drops)] == [f"{path}#1"]
+    assert drops == Counter({"unreadable tune (a bar of more than 64 beats)": 1})
+
+
+def test_an_abc_note_that_overfills_its_bar_many_times_is_refused(tmp_path):
+    path = tmp_path / "held.abc"
+    # music21 would give the bar of the long note a time signature of about 1000/8
+    path.write_text("X:1\nM:6/8\nL:1/8\nK:D\nA|:d2f ede|[1 B2c d1000-|d2A :|[2 B2c dBG||\n")
+    with pytest.raises(ReadError) as info:
+        read_scores(path)
+    assert str(info.value) == (f"{path}#1: a bar of 498.5 quarter notes (a note that long) is "
+                               "more than melodyrnn reads; keep notes under 64 quarters")
+
+
+def test_a_musicxml_meter_of_too_many_beats_is_refused(tmp_path):
+    path = tmp_path / "meter.musicxml"
+    path.write_text(musicxml(xml_note(4)).replace("<beats>4</beats>", "<beats>9994</beats>"))
+    with pytest.raises(ReadError, match=r"meter\.musicxml: a time signature of 9994 beats is "
+                                        "more than the 64 a bar"):
+        read_scores(path)

@@ -16,7 +16,7 @@ from typing import Any
 from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.score import Score
 from melodyrnn.errors import MelodyRNNError, ReadError
-from melodyrnn.io.inputs.files import read_input_bytes
+from melodyrnn.io.inputs.files import MAX_BEATS, read_input_bytes
 from melodyrnn.io.inputs.music21 import library_reason, log, score_from_stream
 
 
@@ -57,7 +57,7 @@ def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
     sentence refusing it for a limit, or "" for a tune music21 could not read (logged)."""
     from music21 import abcFormat
 
-    refusal = _refusal(tune_text, source)  # before music21, whose parser is quadratic
+    refusal = _refusal(header + tune_text, source)  # before music21, which would take long
     if not refusal:
         try:
             # one tune at a time, so a tune that breaks even the tokenizer costs only itself
@@ -66,6 +66,8 @@ def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
             return score_from_stream(stream, steps_per_quarter, source, drops)
         except MelodyRNNError as exc:  # a part over a limit of one melody
             refusal = str(exc)
+        except BarTooLong as exc:
+            refusal = f"{source}: {exc}"
         except Exception as exc:  # music21 raises many kinds; one bad tune must not sink all
             log.warning("%s: skipped, unreadable tune (%s)", source, library_reason(exc))
             if drops is not None:
@@ -73,7 +75,8 @@ def _read_tune(header: str, tune_text: str, source: str, steps_per_quarter: int,
             return ""
     if drops is not None:
         variable = re.search(r"MELODYRNN_\w+", refusal)
-        drops[f"tune over a limit ({variable.group() if variable else 'see the log'})"] += 1
+        drops[f"tune over a limit ({variable.group()})" if variable else
+              f"unreadable tune (a bar of more than {MAX_BEATS} beats)"] += 1
     return refusal
 
 
@@ -94,11 +97,20 @@ def count_abc_notes(tune_text: str) -> int:
 
 
 def _refusal(tune_text: str, source: str) -> str:
-    """The sentence refusing a tune over `max_abc_tune_notes`, or "" for a tune within it."""
+    """The sentence refusing a tune that music21 would take too long over (more notes than
+    `max_abc_tune_notes`; a meter beyond `MAX_BEATS`), or "" for a tune it can read."""
     notes = count_abc_notes(tune_text)
-    if notes <= limit("max_abc_tune_notes"):
-        return ""
-    return over_limit("max_abc_tune_notes", notes, source)
+    if notes > limit("max_abc_tune_notes"):
+        return over_limit("max_abc_tune_notes", notes, source)
+    for match in _METER_FIELD.finditer(tune_text):
+        meter = match.group(1).strip()
+        if sum(int(n) for n in re.findall(r"\d+", meter.partition("/")[0])) > MAX_BEATS:
+            return (f"{source}: meter M:{meter[:40]} has more than {MAX_BEATS} beats a bar, "
+                    f"which melodyrnn does not read; write a meter of 1-{MAX_BEATS} beats")
+    return ""
+
+
+_METER_FIELD = re.compile(r"(?:^M:|\[M:)([^\]\n%]*)", re.MULTILINE)
 
 
 _beaming_lock = threading.Lock()
@@ -108,7 +120,8 @@ _part_own_make_beams: Any = None  # Part's own makeBeams, if a music21 version d
 
 @contextlib.contextmanager
 def without_beaming() -> Iterator[None]:
-    """Turn music21's Part.makeBeams into a no-op while ABC tunes are translated.
+    """Turn music21's Part.makeBeams into a no-op while ABC tunes are translated, and bound
+    its Measure.bestTimeSignature (see `_bounded_best_time_signature`).
 
     The ABC translator beams every part it builds, which is about half its run time (measured
     on Essen: 75 -> 137 tunes/s without it); beams are engraving we never read. A lock and a
@@ -121,6 +134,8 @@ def without_beaming() -> Iterator[None]:
         if _beaming_depth == 0:
             _part_own_make_beams = vars(stream.Part).get("makeBeams")
             setattr(stream.Part, "makeBeams", _skip_beams)  # noqa: B010 (mypy refuses assigning a method)
+            _measure_best_time_signature.append(stream.Measure.bestTimeSignature)
+            setattr(stream.Measure, "bestTimeSignature", _bounded_best_time_signature)  # noqa: B010
         _beaming_depth += 1
     try:
         yield
@@ -128,10 +143,33 @@ def without_beaming() -> Iterator[None]:
         with _beaming_lock:
             _beaming_depth -= 1
             if _beaming_depth == 0:
+                setattr(stream.Measure, "bestTimeSignature",  # noqa: B010
+                        _measure_best_time_signature.pop())
                 if _part_own_make_beams is None:
                     del stream.Part.makeBeams  # Part inherits Stream's again
                 else:
                     setattr(stream.Part, "makeBeams", _part_own_make_beams)  # noqa: B010
+
+
+class BarTooLong(Exception):
+    """A bar music21 would spend minutes on (see `_bounded_best_time_signature`); caught by
+    the reader and turned into a sentence, so not a MelodyRNNError."""
+
+
+_measure_best_time_signature: list[Any] = []  # Measure's own, while it is replaced
+
+
+def _bounded_best_time_signature(self: Any) -> Any:
+    """Measure.bestTimeSignature, refusing a bar of more than MAX_BEATS quarters.
+
+    The translator gives a bar that a long note overfills a time signature of its length; a
+    note of 1000 eighths in 6/8 would be a 1000/8 bar, which music21 takes minutes to build.
+    """
+    quarters = float(self.highestTime)
+    if quarters > MAX_BEATS:
+        raise BarTooLong(f"a bar of {quarters:g} quarter notes (a note that long) is more "
+                         f"than melodyrnn reads; keep notes under {MAX_BEATS} quarters")
+    return _measure_best_time_signature[0](self)
 
 
 def _skip_beams(self: Any, *args: Any, **kwargs: Any) -> None:

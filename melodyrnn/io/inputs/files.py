@@ -13,6 +13,11 @@ from pathlib import Path
 from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.errors import ReadError
 
+# music21 builds a time signature in time that grows steeply with its beats (1 s at 128/4,
+# 15 s at 512/4, hours at 9994/4); `core.meter` reads 1-64, so the notation readers refuse
+# more before music21 sees it
+MAX_BEATS = 64
+
 
 def read_input_bytes(path: Path, kind: str) -> bytes:
     """The bytes of `path`, refused with a ReadError if missing, unreadable or too large.

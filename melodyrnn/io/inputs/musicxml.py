@@ -8,6 +8,7 @@ archive that unzips to gigabytes stops at `max_unzipped_bytes`.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,7 @@ from xml.etree import ElementTree as ET
 from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.score import Score
 from melodyrnn.errors import MelodyRNNError, ReadError
-from melodyrnn.io.inputs.files import read_input_bytes
+from melodyrnn.io.inputs.files import MAX_BEATS, read_input_bytes
 from melodyrnn.io.inputs.music21 import library_reason, score_from_stream
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -60,6 +61,7 @@ def _parse(path: Path, data: bytes) -> Any:
             raise ReadError(f"{path}: not readable as MusicXML (the root element is "
                             f"<{root.tag}>, not <score-partwise>); re-save it as partwise "
                             "MusicXML")
+        _check_meters(path, root)
         parsed = stream.Score()
         xmlToM21.MusicXMLImporter().xmlRootToScore(root, parsed)
     except MelodyRNNError:
@@ -67,6 +69,17 @@ def _parse(path: Path, data: bytes) -> Any:
     except Exception as exc:  # music21 and ElementTree raise many kinds; none may escape
         raise ReadError(f"{path}: not readable as MusicXML ({library_reason(exc)})") from exc
     return parsed
+
+
+def _check_meters(path: Path, root: ET.Element) -> None:
+    """Refuse a time signature of more beats than `core.meter` reads, before music21 takes
+    minutes to build it (see `io.inputs.files.MAX_BEATS`)."""
+    for beats in root.iter("beats"):
+        text = (beats.text or "").strip()
+        if sum(int(n) for n in re.findall(r"\d+", text)) > MAX_BEATS:
+            raise ReadError(f"{path}: a time signature of {text[:40]} beats is more than the "
+                            f"{MAX_BEATS} a bar that melodyrnn reads; write a meter of "
+                            f"1-{MAX_BEATS} beats")
 
 
 def _unzip_score(path: Path, data: bytes) -> bytes:
