@@ -228,3 +228,12 @@ def test_a_musicxml_meter_of_too_many_beats_is_refused(tmp_path):
     with pytest.raises(ReadError, match=r"meter\.musicxml: a time signature of 9994 beats is "
                                         "more than the 64 a bar"):
         read_scores(path)
+
+
+def test_a_musicxml_part_of_too_many_notes_is_refused_before_music21_reads_it(tmp_path,
+                                                                               monkeypatch):
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_NOTES", "5")
+    path = tmp_path / "busy.musicxml"
+    path.write_text(musicxml(xml_note(1) * 6))
+    with pytest.raises(ReadError, match=r"busy\.musicxml: part 1 has 6 notes, over the limit"):
+        read_scores(path)

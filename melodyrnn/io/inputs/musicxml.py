@@ -18,7 +18,7 @@ from xml.etree import ElementTree as ET
 from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.score import Score
 from melodyrnn.errors import MelodyRNNError, ReadError
-from melodyrnn.io.inputs.files import MAX_BEATS, read_input_bytes
+from melodyrnn.io.inputs.files import MAX_BEATS, check_track_size, read_input_bytes
 from melodyrnn.io.inputs.music21 import library_reason, score_from_stream
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -61,7 +61,7 @@ def _parse(path: Path, data: bytes) -> Any:
             raise ReadError(f"{path}: not readable as MusicXML (the root element is "
                             f"<{root.tag}>, not <score-partwise>); re-save it as partwise "
                             "MusicXML")
-        _check_meters(path, root)
+        _check_document(path, root)
         parsed = stream.Score()
         xmlToM21.MusicXMLImporter().xmlRootToScore(root, parsed)
     except MelodyRNNError:
@@ -71,9 +71,13 @@ def _parse(path: Path, data: bytes) -> Any:
     return parsed
 
 
-def _check_meters(path: Path, root: ET.Element) -> None:
-    """Refuse a time signature of more beats than `core.meter` reads, before music21 takes
-    minutes to build it (see `io.inputs.files.MAX_BEATS`)."""
+def _check_document(path: Path, root: ET.Element) -> None:
+    """Refuse, before music21 builds anything, a part of more notes than one melody may hold
+    and a time signature of more beats than `core.meter` reads (music21 would take minutes
+    to build it; see `io.inputs.files.MAX_BEATS`)."""
+    for number, part in enumerate(root.iter("part"), start=1):
+        notes = sum(note.find("rest") is None for note in part.iter("note"))
+        check_track_size(f"{path}: part {number}", notes, 0)
     for beats in root.iter("beats"):
         text = (beats.text or "").strip()
         if sum(int(n) for n in re.findall(r"\d+", text)) > MAX_BEATS:
