@@ -5,17 +5,14 @@ A tune that music21 cannot translate costs only itself: it is skipped, logged an
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.score import Score
 from melodyrnn.errors import MelodyRNNError, ReadError
+from melodyrnn.io.inputs.abc_translator import BarTooLong, without_beaming
 from melodyrnn.io.inputs.files import MAX_BEATS, read_input_bytes
 from melodyrnn.io.inputs.music21 import library_reason, log, score_from_stream
 
@@ -113,67 +110,6 @@ def _refusal(tune_text: str, source: str) -> str:
 _METER_FIELD = re.compile(r"(?:^M:|\[M:)([^\]\n%]*)", re.MULTILINE)
 
 
-_beaming_lock = threading.Lock()
-_beaming_depth = 0
-_part_own_make_beams: Any = None  # Part's own makeBeams, if a music21 version defines one
-
-
-@contextlib.contextmanager
-def without_beaming() -> Iterator[None]:
-    """Turn music21's Part.makeBeams into a no-op while ABC tunes are translated, and bound
-    its Measure.bestTimeSignature (see `_bounded_best_time_signature`).
-
-    The ABC translator beams every part it builds, which is about half its run time (measured
-    on Essen: 75 -> 137 tunes/s without it); beams are engraving we never read. A lock and a
-    depth count keep nested or concurrent readers from restoring the method too early.
-    """
-    global _beaming_depth, _part_own_make_beams
-    from music21 import stream
-
-    with _beaming_lock:
-        if _beaming_depth == 0:
-            _part_own_make_beams = vars(stream.Part).get("makeBeams")
-            setattr(stream.Part, "makeBeams", _skip_beams)  # noqa: B010 (mypy refuses assigning a method)
-            _measure_best_time_signature.append(stream.Measure.bestTimeSignature)
-            setattr(stream.Measure, "bestTimeSignature", _bounded_best_time_signature)  # noqa: B010
-        _beaming_depth += 1
-    try:
-        yield
-    finally:
-        with _beaming_lock:
-            _beaming_depth -= 1
-            if _beaming_depth == 0:
-                setattr(stream.Measure, "bestTimeSignature",  # noqa: B010
-                        _measure_best_time_signature.pop())
-                if _part_own_make_beams is None:
-                    del stream.Part.makeBeams  # Part inherits Stream's again
-                else:
-                    setattr(stream.Part, "makeBeams", _part_own_make_beams)  # noqa: B010
-
-
-class BarTooLong(Exception):
-    """A bar music21 would spend minutes on (see `_bounded_best_time_signature`); caught by
-    the reader and turned into a sentence, so not a MelodyRNNError."""
-
-
-_measure_best_time_signature: list[Any] = []  # Measure's own, while it is replaced
-
-
-def _bounded_best_time_signature(self: Any) -> Any:
-    """Measure.bestTimeSignature, refusing a bar of more than MAX_BEATS quarters.
-
-    The translator gives a bar that a long note overfills a time signature of its length; a
-    note of 1000 eighths in 6/8 would be a 1000/8 bar, which music21 takes minutes to build.
-    """
-    quarters = float(self.highestTime)
-    if quarters > MAX_BEATS:
-        raise BarTooLong(f"a bar of {quarters:g} quarter notes (a note that long) is more "
-                         f"than melodyrnn reads; keep notes under {MAX_BEATS} quarters")
-    return _measure_best_time_signature[0](self)
-
-
-def _skip_beams(self: Any, *args: Any, **kwargs: Any) -> None:
-    return None
 
 
 _X_FIELD = re.compile(r"^X:[ \t]*(\S*)", re.MULTILINE)
