@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from melodyrnn.core.form import Mark, check_form, playing_order
 from melodyrnn.core.key import Key
+from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.meter import parse_time_signature, steps_per_bar
 from melodyrnn.errors import MelodyError
 
@@ -91,6 +92,8 @@ class Melody:
                  form: Iterable[Mark] = (), pickup_steps: int = 0) -> None:
         notes = tuple(notes)
         where = f"{source}: " if source else ""
+        if len(notes) > limit("max_melody_notes"):
+            raise MelodyError(over_limit("max_melody_notes", len(notes), source or "the melody"))
         if not isinstance(steps_per_quarter, int) or not 1 <= steps_per_quarter <= 96:
             raise MelodyError(f"{where}steps_per_quarter {steps_per_quarter!r} must be 1-96")
         if not qpm > 0 or qpm > 1000:
@@ -118,6 +121,8 @@ class Melody:
                                                                  if isinstance(m, Mark)])
         if end_step is None or end_step < last:
             end_step = last
+        if end_step > limit("max_melody_steps"):
+            raise MelodyError(over_limit("max_melody_steps", end_step, source or "the melody"))
         if form:
             form = check_form(form, start, end_step,
                               ((n.start_step, n.end_step) for n in notes), where)

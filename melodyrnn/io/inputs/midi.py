@@ -18,6 +18,7 @@ from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import parse_time_signature
 from melodyrnn.core.score import Score, Track, skyline
 from melodyrnn.errors import ReadError
+from melodyrnn.io.inputs.files import check_track_size, read_input_bytes
 
 if TYPE_CHECKING:
     import pretty_midi
@@ -46,14 +47,7 @@ def read_score(path: str | Path, steps_per_quarter: int = 4) -> Score:
 
 def _read_midi_bytes(path: Path) -> bytes:
     """The file's bytes, after checks that give one-sentence reasons for common failures."""
-    if not path.exists():
-        raise ReadError(f"{path}: no such file")
-    if path.is_dir():
-        raise ReadError(f"{path}: is a directory, not a MIDI file")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    data = read_input_bytes(path, "MIDI file")
     if not data:
         raise ReadError(f"{path}: empty file (0 bytes), not a MIDI file")
     if not data.startswith(b"MThd"):
@@ -84,7 +78,8 @@ def _score_from_symusic(raw: Any, steps_per_quarter: int, source: str) -> Score:
         raise ValueError(f"ticks per quarter is {tpq}")
     tracks: list[Track] = []
     moved = total = 0
-    for raw_track in raw.tracks:
+    for index, raw_track in enumerate(raw.tracks):
+        _check_track(raw_track, tpq, steps_per_quarter, f"{source}: track {index}")
         notes = []
         for n in raw_track.notes:
             start_tick, end_tick = int(n.time), int(n.time) + max(int(n.duration), 0)
@@ -105,6 +100,20 @@ def _score_from_symusic(raw: Any, steps_per_quarter: int, source: str) -> Score:
     return Score(tracks=tracks, steps_per_quarter=steps_per_quarter, qpm=_first_qpm(raw),
                  time_signature=_first_time_signature(raw), key=_first_key(raw), source=source,
                  moved_onsets=moved, total_onsets=total)
+
+
+def _check_track(raw_track: Any, ticks_per_quarter: int, steps_per_quarter: int,
+                 subject: str) -> None:
+    """Refuse a track over the limits of one melody, from its tick times, before any Note
+    is made (one note 2**28 ticks long at 1 tick per quarter would be 10**9 steps)."""
+    count = len(raw_track.notes)
+    if not count:
+        return
+    columns = raw_track.notes.numpy()  # int32 columns; int64 so that the sum cannot wrap
+    end_tick = int((columns["time"].astype("int64") +
+                    columns["duration"].astype("int64").clip(min=0)).max())
+    check_track_size(subject, count, _ticks_to_steps(end_tick, ticks_per_quarter,
+                                                     steps_per_quarter))
 
 
 def _ticks_to_steps(ticks: int, ticks_per_quarter: int, steps_per_quarter: int) -> int:

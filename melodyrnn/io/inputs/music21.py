@@ -10,6 +10,7 @@ imported inside the functions that use it (it takes seconds to import).
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
@@ -21,6 +22,7 @@ from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import parse_time_signature, steps_from_quarters, steps_per_bar
 from melodyrnn.core.score import Score, Track, skyline
 from melodyrnn.errors import MelodyError
+from melodyrnn.io.inputs.files import check_track_size
 from melodyrnn.io.inputs.form import (
     FormDropped,
     normalise,
@@ -60,6 +62,8 @@ def score_from_stream(stream: Any, steps_per_quarter: int, source: str,
     moved = total = merged = graces = 0
     for part_index, part in enumerate(parts):
         walk = _walk_part(part, part_index, context, _pickup_quarters(measures[part_index]))
+        _check_part(walk.raw, steps_per_quarter,
+                    f"{source}: part {part_index + 1}" if source else f"part {part_index + 1}")
         onsets: dict[int, list[Fraction]] = {}  # step -> the unquantized onsets put there
         for pitch, start_q, end_q, velocity in walk.raw:
             start, was_moved = steps_from_quarters(start_q, steps_per_quarter)
@@ -81,8 +85,17 @@ def score_from_stream(stream: Any, steps_per_quarter: int, source: str,
     if pitched is not None:
         end, _ = steps_from_quarters(_pickup_quarters(measures[0]) + Fraction(stream.highestTime),
                                      steps_per_quarter)
+        check_track_size(source or "the stream", 0, end)  # a long rest or a forward past the notes
         _read_form(score, parts[pitched], measures[pitched], end, drops)
     return score
+
+
+def _check_part(raw: list[list[Any]], steps_per_quarter: int, subject: str) -> None:
+    """Refuse a part over the limits of one melody from its notes in quarters, before a Note
+    is made (a MusicXML duration of 10**14 would be 4 * 10**14 steps)."""
+    if raw:
+        end_q = max(r[2] for r in raw)
+        check_track_size(subject, len(raw), math.ceil(end_q * steps_per_quarter))
 
 
 def _read_form(score: Score, part: Any, measures: list[Any], end: int,
