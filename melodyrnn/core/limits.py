@@ -34,6 +34,7 @@ LIMITS: dict[str, Limit] = {limit.name: limit for limit in (
     # Melodies: 2,000,000 steps is over 5 hours at 120 qpm on a 24-step quarter grid.
     Limit("max_melody_steps", 2_000_000, "steps", "length of one melody, in quantized steps"),
     Limit("max_melody_notes", 100_000, "notes", "notes in one melody or one track"),
+    Limit("max_file_notes", 1_000_000, "notes", "notes in all the tracks of one file"),
     # Input files: the largest scores of real corpora are a few MB.
     Limit("max_file_bytes", 64 * 2**20, "bytes", "size of one input file"),
     Limit("max_unzipped_bytes", 256 * 2**20, "bytes", "decompressed size of one .mxl file"),

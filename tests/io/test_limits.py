@@ -64,6 +64,25 @@ def test_a_midi_track_with_too_many_notes_is_refused(tmp_path, monkeypatch):
         read_scores(path)
 
 
+def multi_track_midi(tracks: int, notes_each: int) -> bytes:
+    """A format-1 MIDI file of `tracks` tracks of `notes_each` one-tick notes each."""
+    events = b"".join(b"\x00\x90\x3c\x40\x01\x80\x3c\x40" for _ in range(notes_each))
+    chunk = b"MTrk" + struct.pack(">I", len(events) + 4) + events + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 1, tracks, 1) + chunk * tracks
+
+
+def test_many_tracks_each_under_the_limit_are_refused_by_the_file_limit(tmp_path, monkeypatch):
+    path = tmp_path / "many.mid"
+    path.write_bytes(multi_track_midi(tracks=5, notes_each=10))
+    monkeypatch.setenv("MELODYRNN_MAX_MELODY_NOTES", "10")  # every track is within it
+    monkeypatch.setenv("MELODYRNN_MAX_FILE_NOTES", "49")
+    with pytest.raises(ReadError, match=r"many\.mid has 50 notes, over the limit of 49 "
+                                        r"\(notes in all the tracks of one file\)"):
+        read_scores(path)
+    monkeypatch.setenv("MELODYRNN_MAX_FILE_NOTES", "50")
+    assert [len(track.notes) for track in read_scores(path)[0].tracks] == [10] * 5
+
+
 def musicxml(notes: str) -> str:
     return ('<?xml version="1.0" encoding="UTF-8"?><score-partwise version="3.1"><part-list>'
             '<score-part id="P1"><part-name>M</part-name></score-part></part-list>'

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from melodyrnn.core.key import Key, key_from_signature
+from melodyrnn.core.limits import limit, over_limit
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.core.meter import parse_time_signature
 from melodyrnn.core.score import Score, Track, skyline
@@ -76,6 +77,9 @@ def _score_from_symusic(raw: Any, steps_per_quarter: int, source: str) -> Score:
     tpq = int(raw.ticks_per_quarter)
     if tpq <= 0:
         raise ValueError(f"ticks per quarter is {tpq}")
+    in_file = sum(len(raw_track.notes) for raw_track in raw.tracks)
+    if in_file > limit("max_file_notes"):  # many tracks, each under the limit of one
+        raise ReadError(over_limit("max_file_notes", in_file, source))
     tracks: list[Track] = []
     moved = total = 0
     for index, raw_track in enumerate(raw.tracks):
