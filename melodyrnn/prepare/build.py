@@ -112,6 +112,16 @@ def _up_to_date(previous: dict[str, Any], inputs_hash: str, file_seconds: float)
     return not (timed_out and file_seconds > previous.get("file_seconds", 0))
 
 
+def _skipped_summary(skipped: dict[str, str]) -> str:
+    """The skipped files for the one sentence of a failed build: the first one with its reason
+    (often the whole story: a single file over a limit), and how many more there were."""
+    if not skipped:
+        return ""
+    path, reason = next(iter(skipped.items()))
+    more = f"; and {len(skipped) - 1} other(s)" if len(skipped) > 1 else ""
+    return f"; {len(skipped)} file(s) skipped ({path}: {reason}{more})"
+
+
 def _build(out: Path, recipe: Recipe, sources_found: SourceFiles, inputs_hash: str,
            start: float, *, jobs: int | None, progress: bool, use_cache: bool,
            file_seconds: float) -> PrepareReport:
@@ -128,8 +138,7 @@ def _build(out: Path, recipe: Recipe, sources_found: SourceFiles, inputs_hash: s
         raise CorpusError(f"no usable melody in {recipe.origin or recipe.name}: "
                           + (", ".join(f"{r} {n}" for r, n in report.drops.most_common(4))
                              or "no music files read")
-                          + (f"; {len(report.skipped_files)} file(s) skipped"
-                             if report.skipped_files else ""))
+                          + _skipped_summary(report.skipped_files))
     report.vocab_size = tokenizer.vocab_size
     report.seconds = time.perf_counter() - start
     manifest = _manifest(report, inputs_hash, tokenizer, sources_found)

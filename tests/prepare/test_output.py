@@ -112,3 +112,16 @@ def test_a_read_only_parent_is_named(tmp_path, make_tune_folder):
         assert os.listdir(ro) == []
     finally:
         ro.chmod(0o755)
+
+
+def test_a_build_with_nothing_usable_names_the_first_skipped_file_and_its_reason(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "empty.mid").write_bytes(b"")
+    (folder / "noise.mid").write_bytes(b"not a midi file at all")
+    with pytest.raises(CorpusError) as info:
+        build.prepare([str(folder)], tmp_path / "ds", progress=False, jobs=1)
+    text = str(info.value)
+    assert "2 file(s) skipped (" in text and "; and 1 other(s))" in text
+    assert "empty.mid: " in text or "noise.mid: " in text
+    assert "\n" not in text
