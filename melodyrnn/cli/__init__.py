@@ -7,7 +7,7 @@ every command:
 - 0: done;
 - 1: a `MelodyRNNError` at run time (a bad file, dataset, model or value), in one sentence;
 - 2: a bad command line (unknown flag, bad flag value, missing argument), in one sentence;
-- 130: interrupted (Ctrl-C).
+- 130: interrupted (Ctrl-C, or SIGTERM, which every command treats the same way).
 
 `fit`, `validate` and `test` are Lightning's own CLI (LightningCLI), so they take
 `--config configs/NAME.yaml` and `--model.*`, `--data.*`, `--trainer.*` overrides.
@@ -16,8 +16,11 @@ every command:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from melodyrnn._version import __version__
 from melodyrnn.cli import evaluate, export, fit, generate, prepare, render
@@ -43,6 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler, `kill`, a closing terminal) stops a command the way Ctrl-C does:
+    the tune or file in hand is finished or removed, and the command says what it kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `melodyrnn` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -54,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        return int(args.func(args) or 0)
+        with _terminate_as_interrupt():
+            return int(args.func(args) or 0)
     except MelodyRNNError as exc:
         print(f"melodyrnn: error: {exc}", file=sys.stderr)
         return EXIT_RUN_ERROR

@@ -184,3 +184,30 @@ def test_num_over_the_limit_is_refused_before_the_model_loads(tmp_path, monkeypa
     assert err == ("melodyrnn: error: --num 11 is over the limit of 10 (tunes one `generate` "
                    "writes); ask for fewer or set MELODYRNN_MAX_NUM to allow more")
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_the_tunes_written_and_says_how_many(tmp_path):
+    """A real `melodyrnn generate` process, stopped by SIGTERM once its first batch is on disk:
+    it exits 130, names how many tunes it wrote, and every file left there is whole."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "many"
+    child = subprocess.Popen([sys.executable, "-m", "melodyrnn", "generate", "--num", "2000",
+                              "--bars", "4", "--formats", "mid", "--out", str(out), "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        while child.poll() is None and len(list(out.glob("*.mid"))) < 64:
+            time.sleep(0.2)  # polling for the first batch, not a time limit
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=600)
+    finally:
+        child.kill()
+    assert child.returncode == 130, err
+    written = sorted(out.iterdir())
+    assert f"wrote {len(written):,} of 2,000 tunes to {out}" in err
+    assert all(p.suffix == ".mid" and not p.name.startswith(".") for p in written)
+    from melodyrnn.io import read_scores
+    assert all(read_scores(p) for p in written[-3:])
