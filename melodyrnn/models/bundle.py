@@ -129,13 +129,18 @@ def _network_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> MelodyLS
     return build_network(config, check_state(state, config, path), path)
 
 
+# The state keys of the callbacks that keep the best checkpoint: Lightning's own, and the
+# training CLI's subclass (`fit.checkpoints.BestCheckpoint`) in checkpoints written since.
+BEST_CALLBACKS = ("ModelCheckpoint", "BestCheckpoint")
+
+
 def _checkpoint_meta(checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
     """Provenance and metrics of a checkpoint, in the layout of bundle.json (less tokenizer)."""
     hparams = checkpoint["hyper_parameters"]
     metrics: dict[str, Any] = {}
     callbacks = checkpoint.get("callbacks")
     for key, state in (callbacks.items() if isinstance(callbacks, dict) else ()):
-        if str(key).startswith("ModelCheckpoint") and isinstance(state, dict):
+        if str(key).startswith(BEST_CALLBACKS) and isinstance(state, dict):
             score = state.get("best_model_score")
             if isinstance(score, int | float) or (isinstance(score, torch.Tensor)
                                                   and score.numel() == 1):
@@ -171,7 +176,7 @@ def find_checkpoint(path: str | Path) -> Path:
         # last.ckpt remembers which checkpoint scored best
         callbacks = read_checkpoint(last).get("callbacks")
         for key, state in (callbacks.items() if isinstance(callbacks, dict) else ()):
-            best = state.get("best_model_path") if str(key).startswith("ModelCheckpoint") \
+            best = state.get("best_model_path") if str(key).startswith(BEST_CALLBACKS) \
                 and isinstance(state, dict) else None
             if not isinstance(best, str) or not best or "\0" in best:
                 continue
