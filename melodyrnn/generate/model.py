@@ -25,6 +25,7 @@ from melodyrnn.generate.sample import BATCH_ROWS, sample_ids
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.io import READ_SUFFIXES
 from melodyrnn.io.inputs.text import parse_primer, parse_range
+from melodyrnn.io.outputs.notebook import Melodies
 from melodyrnn.models.bundle import load_bundle
 from melodyrnn.models.likelihood import Likelihood
 from melodyrnn.models.lookback import batch_features, uses_lookback
@@ -125,8 +126,9 @@ class MelodyModel:
                  meter: str | None = None, key: str | Key | None = None,
                  scale: str | Key | None = None, pitch_range: tuple[int, int] | str | None = None,
                  qpm: float = 120.0, max_tokens: int | None = None,
-                 batch_size: int = BATCH_ROWS) -> list[Melody]:
+                 batch_size: int = BATCH_ROWS) -> Melodies:
         """`num` new melodies. With no length given, each runs until the model ends it (EOS).
+        They come as `Melodies`, a list that Jupyter shows as a gallery.
 
         They are sampled `batch_size` rows at a time (`generate_batches`); the same seed,
         settings and `num` give the same melodies.
@@ -136,7 +138,7 @@ class MelodyModel:
             bars=bars, seed=seed, seconds=seconds, beam=beam, branch=branch, meter=meter,
             key=key, scale=scale, pitch_range=pitch_range, qpm=qpm, max_tokens=max_tokens,
             batch_size=batch_size)
-        return [m for batch in self.generate_batches(num, **options) for m in batch]
+        return Melodies(m for batch in self.generate_batches(num, **options) for m in batch)
 
     def generate_batches(self, num: int = 1, temperature: float = 1.0,
                          top_k: int | None = None, top_p: float | None = None,

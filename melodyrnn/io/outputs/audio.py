@@ -173,15 +173,23 @@ def to_wav_array(melody: Melody, sample_rate: int = 44100, program: int = 0, *,
     return samples.astype(np.float32)
 
 
-def to_wav_bytes(samples: np.ndarray, sample_rate: int = 44100) -> bytes:
-    """Mono float samples in [-1, 1] as the bytes of a 16-bit PCM WAV file."""
+def to_wav_bytes(samples: np.ndarray, sample_rate: int = 44100, sample_width: int = 2) -> bytes:
+    """Mono float samples in [-1, 1] as the bytes of a PCM WAV file: 16-bit by default,
+    8-bit (unsigned, as WAV stores it) with `sample_width=1`."""
     import numpy as np
 
-    pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
+    clipped = np.clip(samples, -1.0, 1.0)
+    if sample_width == 2:
+        pcm = np.round(clipped * 32767).astype("<i2")
+    elif sample_width == 1:
+        pcm = np.round(clipped * 127 + 128).astype(np.uint8)
+    else:
+        raise ConfigError(f"WAV sample width {sample_width!r} must be 1 (8-bit) or 2 (16-bit) "
+                          "bytes")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)
-        wav.setsampwidth(2)
+        wav.setsampwidth(sample_width)
         wav.setframerate(sample_rate)
         wav.writeframes(pcm.tobytes())
     return buffer.getvalue()
