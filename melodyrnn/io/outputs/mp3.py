@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import inspect
 import io
 import os
 import tempfile
@@ -71,12 +72,14 @@ def _libsndfile() -> Any:
 
 
 def _soundfile() -> Any:
-    """The `soundfile` module when it is installed and writes MP3, else None."""
+    """The `soundfile` module when it is installed, writes MP3 and takes a bitrate (0.13 or
+    later), else None."""
     try:
         import soundfile  # type: ignore[import-not-found,unused-ignore]
     except (ImportError, OSError):
         return None
-    return soundfile if "MP3" in soundfile.available_formats() else None
+    takes_bitrate = "bitrate_mode" in inspect.signature(soundfile.write).parameters
+    return soundfile if takes_bitrate and "MP3" in soundfile.available_formats() else None
 
 
 @functools.cache
