@@ -128,6 +128,9 @@ def run_roll(args: argparse.Namespace) -> int:
         raise ReadError(f"{source} holds {_count(len(melodies))}; --index {args.index} is not "
                         f"one of them (choose 1 to {len(melodies)})")
     melody = melodies[args.index - 1].unfold()  # as played: a roll is a time line
+    track = melody.source.rpartition(":")[2] if ":" in melody.source else ""
+    # the title names the file, not the folder it was read from
+    melody = melody.replace(source=f"{source.name}:{track}" if track else source.name)
     out = plot_piano_roll(melody, args.out, force=args.force)
     which = f"melody {args.index} of {len(melodies)}" if len(melodies) > 1 else "the melody"
     hint = " (--index picks another)" if len(melodies) > 1 else ""
