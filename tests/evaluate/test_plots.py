@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import struct
+import sys
 from pathlib import Path
 
 import pytest
 
 from melodyrnn.core.melody import Melody, Note
-from melodyrnn.errors import ReadError, WriteError
+from melodyrnn.errors import MelodyRNNError, ReadError, WriteError
 from melodyrnn.evaluate.plots import (
     plot_metric_histograms,
     plot_piano_roll,
     plot_training_curves,
     read_epoch_metrics,
+    read_step_metrics,
 )
 
 pytest.importorskip("matplotlib")  # an optional extra; melodyrnn.plots imports it lazily
@@ -49,6 +52,51 @@ def test_read_epoch_metrics(tmp_path: Path) -> None:
     assert "step" not in series and "epoch" not in series
 
 
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's IHDR chunk."""
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+def test_read_step_metrics(tmp_path: Path) -> None:
+    csv_path = tmp_path / "metrics.csv"
+    csv_path.write_text("epoch,step,train_grad_norm,val_loss\n0,19,0.7,\n0,20,,2.5\n"
+                        "0,39,0.4,\n1,59,nan,\n1,79,0.3")
+    assert read_step_metrics(csv_path) == {"train_grad_norm": ([19, 39, 79], [0.7, 0.4, 0.3])}
+
+
+def test_training_curves_add_a_gradient_norm_panel_when_logged(tmp_path: Path) -> None:
+    without = tmp_path / "a" / "metrics.csv"
+    without.parent.mkdir()
+    without.write_text(METRICS_CSV)
+    rows = METRICS_CSV.splitlines()
+    with_norm = tmp_path / "b" / "metrics.csv"
+    with_norm.parent.mkdir()
+    with_norm.write_text("\n".join([rows[0] + ",train_grad_norm"] + [r + ",0.5" if "19" in r
+                                    or "59" in r else r + "," for r in rows[1:-1]]) + "\n")
+    assert read_step_metrics(with_norm)["train_grad_norm"] == ([19, 59], [0.5, 0.5])
+    three = png_size(plot_training_curves(without, tmp_path / "three.png"))
+    four = png_size(plot_training_curves(with_norm, tmp_path / "four.png"))
+    assert three[0] > three[1]  # one row of three panels
+    assert four[1] > 1.5 * three[1]  # two rows of two
+
+
+def test_a_metrics_file_that_is_not_text_is_one_read_error(tmp_path: Path) -> None:
+    csv_path = tmp_path / "metrics.csv"
+    csv_path.write_bytes(b"\xff\xfe\x00\x81" * 50)
+    with pytest.raises(ReadError, match=r"metrics\.csv: not a metrics\.csv written by"):
+        plot_training_curves(csv_path, tmp_path / "out.png")
+
+
+def test_without_matplotlib_the_plot_says_how_to_install_it(tmp_path: Path, folk_tune: Melody,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    with pytest.raises(MelodyRNNError, match=r'pip install "melodyrnn\[plots\]"'):
+        plot_piano_roll(folk_tune, tmp_path / "roll.png")
+    assert not (tmp_path / "roll.png").exists()
+
+
 def test_plot_training_curves(tmp_path: Path) -> None:
     csv_path = tmp_path / "run" / "metrics.csv"
     csv_path.parent.mkdir()
@@ -72,6 +120,21 @@ def test_plot_piano_roll_and_no_overwrite(tmp_path: Path, folk_tune: Melody) -> 
     written_png(plot_piano_roll(folk_tune, out))
     with pytest.raises(WriteError, match="already exists"):
         plot_piano_roll(folk_tune, out, force=False)
+
+
+def test_a_long_wide_melody_keeps_a_bounded_picture(tmp_path: Path) -> None:
+    """400 bars over five octaves: the roll stays one readable picture of bounded size."""
+    notes = [Note(36 + (7 * i) % 60, 4 * i, 4) for i in range(1600)]
+    out = plot_piano_roll(Melody(notes, pickup_steps=0), tmp_path / "long.png")
+    width, height = png_size(out)
+    assert width <= 18 * 120 and height <= 8 * 120
+    assert len(written_png(out)) < 1_000_000
+
+
+def test_a_pickup_is_bar_zero(tmp_path: Path, folk_tune: Melody) -> None:
+    """The roll of a tune with an upbeat starts at the upbeat, not at an empty bar."""
+    tune = folk_tune.replace(pickup_steps=2)
+    written_png(plot_piano_roll(tune, tmp_path / "pickup.png"))
 
 
 @pytest.mark.slow
