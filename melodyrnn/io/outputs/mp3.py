@@ -75,7 +75,7 @@ def _soundfile() -> Any:
     """The `soundfile` module when it is installed, writes MP3 and takes a bitrate (0.13 or
     later), else None."""
     try:
-        import soundfile  # type: ignore[import-not-found,unused-ignore]
+        import soundfile  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except (ImportError, OSError):
         return None
     takes_bitrate = "bitrate_mode" in inspect.signature(soundfile.write).parameters
