@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     # the server and torch load only when the studio starts
     from melodyrnn.studio.serve import serve
 
-    with tempfile.TemporaryDirectory(prefix="melodyrnn-studio-") as folder:
-        serve(Path(folder), model=args.model, host=args.host, port=int(args.port))
+    try:
+        with tempfile.TemporaryDirectory(prefix="melodyrnn-studio-") as folder:
+            serve(Path(folder), model=args.model, host=args.host, port=int(args.port))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("the studio stopped; download the tunes you want to keep "
+                                "before stopping it, they are not kept") from None
     return 0

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,10 @@ class TuneStore:
         self._uploads: dict[str, tuple[Path, str]] = {}
         self._count = 0
         self._lock = threading.Lock()  # tunes are added from worker threads
-        self._write_lock = threading.Lock()  # music21 and verovio are not known thread-safe
+        # Every file is written on one thread: verovio finds its fonts only in the first
+        # thread that uses it (a later thread's toolkit cannot lay out a score), and music21
+        # is not known to be thread-safe.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-writer")
 
     def add(self, melody: Melody, seed: int, settings: dict[str, Any], model: str,
             primer: str, synth: str) -> Tune:
@@ -108,8 +112,8 @@ class TuneStore:
 
     def _write(self, tune: Tune, suffix: str, synth: str = "auto") -> Path:
         options: dict[str, Any] = {"synth": synth} if suffix == ".wav" else {}
-        with self._write_lock:
-            return write_melody(tune.melody, tune.file(suffix), **options)
+        return self._writer.submit(write_melody, tune.melody, tune.file(suffix),
+                                   **options).result()
 
     def get(self, tune_id: str) -> Tune:
         check_id(tune_id, "tune")

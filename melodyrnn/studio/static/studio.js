@@ -63,6 +63,7 @@ async function generate() {
 
 async function show(tune) {
   state.current = tune;
+  $("seed").value = tune.seed;  // "again" and a new tune go on from the one shown
   const score = await fetch(tune.files.svg);
   $("score").innerHTML = score.ok ? await score.text() : "";
   $("tune-title").textContent = `Tune ${tune.number}: ${tune.name}`;
@@ -87,7 +88,8 @@ function addToHistory(tune) {
   const button = document.createElement("button");
   button.type = "button";
   const key = tune.key ? ` ${tune.key.replace(":", " ")}` : "";
-  button.textContent = `${tune.name} (${tune.meter}${key}, ${tune.bars} bars)`;
+  button.textContent = `Tune ${tune.number}: ${tune.meter}${key}, ${tune.bars} bars, ` +
+    `seed ${tune.seed}`;
   button.addEventListener("click", async () => {
     const again = await answer(await fetch(`/api/tunes/${tune.id}`)).catch((e) => {
       showError(null, e.message); return null;
