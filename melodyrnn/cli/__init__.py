@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from melodyrnn._version import __version__
-from melodyrnn.cli import evaluate, export, fit, generate, plot, prepare, render
+from melodyrnn.cli import evaluate, export, fit, generate, plot, prepare, render, studio
 from melodyrnn.cli.flags import Parser
 from melodyrnn.errors import EXIT_INTERRUPTED, EXIT_RUN_ERROR, EXIT_USAGE, MelodyRNNError
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"melodyrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in (prepare, fit, generate, render, evaluate, export, plot):
+    for command in (prepare, fit, generate, render, evaluate, export, plot, studio):
         command.add(sub)
     return parser
 

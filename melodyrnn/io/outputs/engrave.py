@@ -68,6 +68,7 @@ def _engrave(melody: Melody, title: str | None, page_width: int, page_height: in
         raise ConfigError(f"score scale {scale} must be 1-1000 percent")
     verovio.enableLog(verovio.LOG_OFF)
     toolkit = verovio.toolkit()
+    toolkit.setResourcePath(_resource_path())  # in any thread (see _resource_path)
     toolkit.setOptions({
         "pageWidth": page_width,
         "pageHeight": page_height,
@@ -150,7 +151,9 @@ def _glyph(code: str) -> tuple[str, float]:
 
 @cache
 def _resource_path() -> str:
-    return str(_require("verovio").toolkit().getResourcePath())
+    # verovio's package sets its data folder as the default of the importing thread only; a
+    # toolkit made in another thread looks elsewhere and cannot lay out a score
+    return str(Path(_require("verovio").__file__).parent / "data")
 
 
 def _require(module: str) -> Any:
