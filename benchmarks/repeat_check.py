@@ -22,6 +22,8 @@ Prints the counts and a few tunes of each kind.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
 import sys
 import time
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from melodyrnn.core.form import ENDING, REPEAT_END, REPEAT_START, FormState, Mark, sort_marks
+from melodyrnn.core.limits import limit
 from melodyrnn.io.inputs.abc import split_abc_tunes, without_beaming
 from melodyrnn.io.inputs.form import measure_spans, part_measures, signs_from_part
 from melodyrnn.io.inputs.music21 import from_music21, melody_from_score, score_from_stream
@@ -58,8 +61,29 @@ def book_files(books: Iterable[str] = BOOKS) -> list[Path]:
     return [p for book in books for p in sorted((corpus / book).glob("*.abc"))]
 
 
+@contextlib.contextmanager
+def _fine_grid_limits() -> Iterator[None]:
+    """Melody steps counted on the 96-per-quarter grid of this check, not a corpus grid: the
+    step limit the readers apply to a user's file is raised for it (and put back after)."""
+    name = "MELODYRNN_MAX_MELODY_STEPS"
+    before = os.environ.get(name)
+    os.environ[name] = str(limit("max_melody_steps") * (FINE_GRID // GRID))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def check_file(path: Path) -> list[tuple[str, str]]:
     """(outcome, tune) for every tune of an ABC file; outcome is one of the reasons above."""
+    with _fine_grid_limits():
+        return _check_file(path)
+
+
+def _check_file(path: Path) -> list[tuple[str, str]]:
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
