@@ -10,9 +10,7 @@ from melodyrnn.evaluate.compare import compare_sets, format_comparison
 from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
 from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 from melodyrnn.evaluate.plots import plot_metric_histograms
-from melodyrnn.prepare.corpus import load_corpus
-from melodyrnn.prepare.extract import read_melodies
-from melodyrnn.prepare.recipes import expand_source
+from melodyrnn.evaluate.samples import read_samples_played, read_split_played
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -53,13 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate_samples(args: argparse.Namespace) -> int:
-    # tunes as played (repeats unfolded), the samples read on the dataset's grid, so that
-    # durations in steps compare
-    reference = [m.unfold() for m in load_corpus(args.data, split=args.split)]
-    training = [m.unfold() for m in load_corpus(args.data, split="train")]
-    grid = reference[0].steps_per_quarter if reference else 4
-    samples = [m.unfold() for path in expand_source(args.samples)
-               for m in read_melodies(path, steps_per_quarter=grid)]
+    reference = read_split_played(args.data, args.split)
+    training = read_split_played(args.data, "train")
+    samples = read_samples_played(args.samples, reference[0].steps_per_quarter)
     comparison = compare_sets(samples, reference)
     originality = OriginalityIndex(training).check_all(samples)
     if args.json:

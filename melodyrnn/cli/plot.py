@@ -13,11 +13,10 @@ from pathlib import Path
 
 from melodyrnn.cli import flags
 from melodyrnn.core.melody import Melody
-from melodyrnn.errors import CorpusError, ReadError, WriteError
+from melodyrnn.errors import ReadError, WriteError
 from melodyrnn.evaluate.plots import plot_metric_histograms, plot_piano_roll, plot_training_curves
-from melodyrnn.prepare.corpus import load_corpus
+from melodyrnn.evaluate.samples import read_samples_played, read_split_played
 from melodyrnn.prepare.extract import read_melodies
-from melodyrnn.prepare.recipes import expand_source
 
 _VERSION = re.compile(r"version_(\d+)")
 
@@ -150,20 +149,9 @@ def _bars(melody: Melody) -> str:
 # --- metrics -----------------------------------------------------------------------------------
 
 def read_sample_sets(samples: str, data: str, split: str) -> tuple[list[Melody], list[Melody]]:
-    """(samples, the split's melodies), both as played and the samples on the dataset's grid,
-    as `melodyrnn evaluate --samples` reads them, so that durations in steps compare."""
-    if not (Path(data) / "manifest.json").is_file():
-        raise CorpusError(f"{data}: not a dataset folder (no manifest.json); give --data a "
-                          "folder written by `melodyrnn prepare`")
-    reference = [m.unfold() for m in load_corpus(data, split=split)]
-    if not reference:
-        raise CorpusError(f"{data}: the {split} split holds no melodies; choose another --split")
-    grid = reference[0].steps_per_quarter
-    generated = [m.unfold() for path in expand_source(samples)
-                 for m in read_melodies(path, steps_per_quarter=grid)]
-    if not any(m.notes for m in generated):
-        raise ReadError(f"{samples}: its files hold no melody with notes to plot")
-    return generated, reference
+    """(samples, the split's melodies), as `melodyrnn evaluate --samples` reads them."""
+    reference = read_split_played(data, split)
+    return read_samples_played(samples, reference[0].steps_per_quarter), reference
 
 
 def run_metrics(args: argparse.Namespace) -> int:
