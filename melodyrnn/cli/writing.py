@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from melodyrnn._files import make_folder
 from melodyrnn.errors import WriteError
 from melodyrnn.io import write_melody
 
@@ -37,13 +38,7 @@ def tune_name(stem: str, index: int, num: int) -> str:
 def prepare_out(out: Path, stem: str, num: int, suffixes: Iterable[str], force: bool) -> None:
     """Make the folder `out` and try writing in it; refuse if a file of the run exists."""
     suffixes = list(suffixes)
-    if out.exists() and not out.is_dir():
-        raise WriteError(f"{out} is a file, not a folder; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WriteError(f"{out}: cannot create this folder ({exc.strerror or exc}); "
-                         "choose another --out") from None
+    make_folder(out, fix="choose another --out")
     try:  # a read-only or full folder is found now, not after the sampling
         handle, probe = tempfile.mkstemp(dir=out, prefix=".melodyrnn-", suffix=".probe")
         os.close(handle)

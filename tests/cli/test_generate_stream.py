@@ -159,7 +159,8 @@ def test_output_that_is_a_file_or_under_one_is_one_sentence(fake, tmp_path, caps
         f"melodyrnn: error: {tmp_path / 'file'} is a file, not a folder; choose another --out")
     assert _generate(tmp_path / "file" / "sub", 2) == 1
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "cannot create this folder (Not a directory)" in err
+    assert err == (f"melodyrnn: error: cannot create folder {tmp_path / 'file' / 'sub'}: "
+                   f"{tmp_path / 'file'} is a file, not a folder; choose another --out")
 
 
 def test_read_only_folder_is_found_before_sampling(fake, tmp_path, monkeypatch, capsys):
