@@ -85,10 +85,15 @@ def _measure(melody: Melody, measure: Measure, events: list[Event],
     if offset_in_bar + measure.duration_steps < bar_steps:
         m21_measure.paddingRight = Fraction(
             bar_steps - offset_in_bar - measure.duration_steps, spq)
+    short = offset_in_bar + measure.duration_steps < bar_steps or offset_in_bar > 0
     for event in events:
         length = Fraction(event.duration_steps, spq)
         if event.pitch is None:
-            m21_measure.append(note.Rest(quarterLength=length))
+            # a lone whole (or breve) rest means "the whole bar" to readers (music21 makes
+            # it one), so in a short bar it is written as two halves that keep its length
+            halves = short and len(events) == 1 and length in (4, 8)
+            for part in ([length / 2] * 2 if halves else [length]):
+                m21_measure.append(note.Rest(quarterLength=part))
             continue
         m21_note = note.Note(_pitch(event.pitch, names), quarterLength=length)
         m21_note.volume.velocity = event.velocity

@@ -180,3 +180,15 @@ def test_mxl_holds_the_same_score(tmp_path, jig):
         assert 'full-path="jig.musicxml"' in archive.read("META-INF/container.xml").decode()
     [back] = read_melodies(path)
     assert back.notes == jig.notes
+
+
+def test_a_silent_last_bar_that_completes_the_pickup_keeps_its_length(tmp_path, heard_in,
+                                                                       playing_order):
+    """music21 reads a lone whole rest as the whole bar: a short last bar of 4 quarters in 9/8
+    must not grow to 4.5 (found by the property test above)."""
+    from music21 import converter
+
+    melody = Melody([], steps_per_quarter=4, qpm=60.0, time_signature=(9, 8), end_step=70,
+                    pickup_steps=2)
+    score = converter.parse(write_musicxml(melody, tmp_path / "tune.musicxml"))
+    assert heard_in(score, 4) == playing_order(melody) == ([], 54)
