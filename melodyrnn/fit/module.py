@@ -38,10 +38,11 @@ from torch import Tensor
 
 from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
+from melodyrnn.fit.tbptt import truncated_bptt
 from melodyrnn.models.bundle import load_weights_into
 from melodyrnn.models.likelihood import Likelihood
 from melodyrnn.models.lookback import check_lookback_tokenizer
-from melodyrnn.models.network import Cell, Input, MelodyLSTM, NetworkConfig, detach_state
+from melodyrnn.models.network import Cell, Input, MelodyLSTM, NetworkConfig
 
 NOTE_PREFIXES = ("Pitch_", "NoteOn_")
 
@@ -75,6 +76,7 @@ class MelodyLightningModule(L.LightningModule):
         plateau_factor: float = 0.5,
         plateau_patience: int = 2,
         tbptt_steps: int = 0,
+        tbptt_k2: int = 0,
         grad_clip_norm: float = 0.0,
         grad_clip_value: float = 0.0,
         init_from: str | None = None,
@@ -106,8 +108,10 @@ class MelodyLightningModule(L.LightningModule):
             min_lr: Lowest learning rate of the cosine and plateau schedules.
             plateau_factor: Factor applied to the learning rate when val_loss stops improving.
             plateau_patience: Epochs without val_loss improvement before the plateau schedule acts.
-            tbptt_steps: Truncated BPTT: update every k steps of a window, carrying the detached
-                state; 0 backpropagates through the whole window.
+            tbptt_steps: Truncated BPTT k1: one update every k1 steps of a window, carrying the
+                detached state; 0 backpropagates through the whole window.
+            tbptt_k2: Truncated BPTT k2: each update backpropagates through its last k2 steps
+                (at least tbptt_steps; 0 = tbptt_steps, one chunk); see `fit/tbptt.py`.
             grad_clip_norm: Rescale gradients whose total L2 norm exceeds this (0 = off).
             grad_clip_value: Clamp each gradient element to +-this (0 = off).
             init_from: Checkpoint or bundle whose weights start training (fine-tuning).
@@ -116,8 +120,8 @@ class MelodyLightningModule(L.LightningModule):
         """
         super().__init__()
         _check_training_options(optimizer, lr, weight_decay, lr_schedule, warmup_steps,
-                                tbptt_steps, grad_clip_norm, grad_clip_value, tokenizer,
-                                vocab_size)
+                                tbptt_steps, tbptt_k2, grad_clip_norm, grad_clip_value,
+                                tokenizer, vocab_size)
         self.save_hyperparameters()  # into the checkpoint; the code reads the attributes below
         self.net = MelodyLSTM(NetworkConfig(
             vocab_size, cell=cell, input=input, embedding_dim=embedding_dim,
@@ -136,6 +140,7 @@ class MelodyLightningModule(L.LightningModule):
         self.plateau_factor = plateau_factor
         self.plateau_patience = plateau_patience
         self.tbptt_steps = tbptt_steps
+        self.tbptt_k2 = tbptt_k2 or tbptt_steps
         self.grad_clip_norm = grad_clip_norm
         self.grad_clip_value = grad_clip_value
         self.init_from = init_from
@@ -217,28 +222,28 @@ class MelodyLightningModule(L.LightningModule):
         return None
 
     def _truncated_bptt_step(self, batch: tuple[Tensor, ...]) -> None:
-        """Cut the window into chunks of tbptt_steps; one update per chunk, state carried over.
+        """TBPTT(k1, k2) over the batch's windows (`fit/tbptt.py`), one update per k1 steps.
 
         Lightning 2 dropped `truncated_bptt_steps`, so this follows its manual-optimization
-        recipe: the state leaves each chunk detached, so gradients stop at the chunk boundary
-        while the forward pass still sees the whole window's history (with attention, the
-        past outputs the state carries too; lookback features are cut with the inputs).
+        recipe: the state leaves each update detached, so gradients stop k2 steps back while
+        the forward pass still sees the whole window's history (with attention, the past
+        outputs the state carries too).
         """
         inputs, targets, lookback = self._unpack(batch)
         optimizer = self.optimizers()
         assert not isinstance(optimizer, list)  # configure_optimizers returns one optimizer
-        state, k = None, self.tbptt_steps
-        features = lookback.split(k, dim=1) if lookback is not None \
-            else (None,) * math.ceil(inputs.size(1) / k)
-        for chunk_inputs, chunk_targets, chunk_features in zip(
-                inputs.split(k, dim=1), targets.split(k, dim=1), features, strict=True):
-            logits, state = self.net(chunk_inputs, state, chunk_features)  # (B, k, V)
-            loss = self._score(logits, chunk_targets, "train")
+
+        def score(logits: Tensor, chunk_targets: Tensor) -> Tensor:
+            return self._score(logits, chunk_targets, "train")
+
+        def update(loss: Tensor) -> None:
             optimizer.zero_grad()
             self.manual_backward(loss)
             optimizer.step()  # runs on_before_optimizer_step: norm logged, gradients clipped
-            state = detach_state(state)
             self.log("train_loss_step", loss.detach(), prog_bar=True)
+
+        truncated_bptt(self.net, inputs, targets, lookback, self.tbptt_steps, self.tbptt_k2,
+                       score, update)
         scheduler = self.lr_schedulers()
         if isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler) and not isinstance(
                 scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -336,7 +341,8 @@ class MelodyLightningModule(L.LightningModule):
 
 
 def _check_training_options(optimizer: str, lr: float, weight_decay: float, lr_schedule: str,
-                            warmup_steps: int, tbptt_steps: int, grad_clip_norm: float,
+                            warmup_steps: int, tbptt_steps: int, tbptt_k2: int,
+                            grad_clip_norm: float,
                             grad_clip_value: float, tokenizer: dict[str, Any] | None,
                             vocab_size: int) -> None:
     """Refuse training options that cannot work, with a sentence naming the value."""
@@ -347,10 +353,17 @@ def _check_training_options(optimizer: str, lr: float, weight_decay: float, lr_s
     if not lr > 0:
         raise ConfigError(f"lr has to be greater than 0, got {lr}")
     for name, value in (("weight_decay", weight_decay), ("warmup_steps", warmup_steps),
-                        ("tbptt_steps", tbptt_steps), ("grad_clip_norm", grad_clip_norm),
+                        ("tbptt_steps", tbptt_steps), ("tbptt_k2", tbptt_k2),
+                        ("grad_clip_norm", grad_clip_norm),
                         ("grad_clip_value", grad_clip_value)):
         if value < 0:
             raise ConfigError(f"{name} has to be 0 or more, got {value}")
+    if tbptt_k2 and not tbptt_steps:
+        raise ConfigError(f"tbptt_k2 {tbptt_k2} needs tbptt_steps (k1): set "
+                          "--model.tbptt_steps too, or leave tbptt_k2 at 0 for full BPTT")
+    if tbptt_k2 and tbptt_k2 < tbptt_steps:
+        raise ConfigError(f"tbptt_k2 has to be at least tbptt_steps ({tbptt_steps}): each update "
+                          f"backpropagates through the steps it ran, got {tbptt_k2}")
     if lr_schedule == "plateau" and warmup_steps:
         raise ConfigError("warmup_steps works with lr_schedule none or cosine, not plateau")
     if tokenizer is not None and len(tokenizer.get("vocab", [])) != vocab_size:
