@@ -13,6 +13,7 @@ from torch import Tensor
 
 from melodyrnn.errors import CorpusError
 from melodyrnn.fit.datamodule import read_dataset_tokenizer, read_manifest
+from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.shards import TokenSplit, read_split
 from melodyrnn.tokenizers import Tokenizer, load_tokenizer
 
@@ -97,8 +98,6 @@ def load_lab_data(path: str | Path | None = None, *, quiet: bool = False) -> Lab
     """The dataset at `path`; by default corpora/essen-kinder, built by `prepare` if missing."""
     directory = Path(path) if path is not None else DEFAULT_PATH
     if path is None and not (directory / "tokenizer.json").is_file():
-        from melodyrnn.prepare.build import prepare
-
         if not quiet:
             print(f"building {directory} from music21's corpus (once; a few seconds)")
         prepare(DEFAULT_CORPUS, directory, progress=False)
