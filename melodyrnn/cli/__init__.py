@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from melodyrnn._version import __version__
-from melodyrnn.cli import evaluate, export, fit, generate, plot, prepare, render, studio
+from melodyrnn.cli import evaluate, export, fit, generate, lab, plot, prepare, render, studio
 from melodyrnn.cli.flags import Parser
 from melodyrnn.errors import EXIT_INTERRUPTED, EXIT_RUN_ERROR, EXIT_USAGE, MelodyRNNError
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"melodyrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in (prepare, fit, generate, render, evaluate, export, plot, studio):
+    for command in (prepare, fit, generate, render, evaluate, export, plot, studio, lab):
         command.add(sub)
     return parser
 
@@ -70,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] in fit.COMMANDS:  # LightningCLI parses these itself
             return fit.run_lightning(argv)
+        if argv and argv[0] == "lab":  # its flags come from the experiments (cli/lab.py)
+            with _terminate_as_interrupt():
+                return lab.run_lab(argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from melodyrnn.errors import CorpusError
+from melodyrnn.errors import CorpusError, TokenizerError
 from melodyrnn.fit.datamodule import read_dataset_tokenizer, read_manifest
 from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.shards import TokenSplit, read_split
@@ -27,7 +27,9 @@ class LabData:
     """One prepared dataset, read once: its tokenizer, vocabulary and the three splits."""
 
     path: Path
-    tokenizer: Tokenizer | None  # None for data that is not note tokens (lab/chars.py)
+    # None for data that is not note tokens (lab/chars.py), or whose tokenizer.json this
+    # version cannot rebuild
+    tokenizer: Tokenizer | None
     vocab: list[str]
     splits: dict[str, TokenSplit]
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -87,7 +89,8 @@ class LabData:
             digest.update(np.ascontiguousarray(self.splits[split].tokens).tobytes())
         return {"path": str(self.path), "corpus": self.manifest.get("corpus", self.path.name),
                 "vocab_size": self.vocab_size,
-                "tokenizer": self.tokenizer.name if self.tokenizer else "characters",
+                "tokenizer": self.tokenizer.name if self.tokenizer else self.manifest.get(
+                    "tokenizer", "characters"),
                 "melodies": {s: len(t) for s, t in self.splits.items()},
                 "notes": {s: self.notes(s) for s in self.splits},
                 "tokens": {s: len(t.tokens) for s, t in self.splits.items()},
@@ -107,5 +110,9 @@ def load_lab_data(path: str | Path | None = None, *, quiet: bool = False) -> Lab
         if len(splits[split]) == 0:
             raise CorpusError(f"{directory}: the {split} split holds no melodies; the lab "
                               "trains on train and measures on valid")
-    return LabData(directory, load_tokenizer(tokenizer_json), list(tokenizer_json["vocab"]),
-                   splits, read_manifest(directory))
+    try:
+        tokenizer: Tokenizer | None = load_tokenizer(tokenizer_json)
+    except TokenizerError:  # token ids are enough to train on; decoding needs the tokenizer
+        tokenizer = None
+    return LabData(directory, tokenizer, list(tokenizer_json["vocab"]), splits,
+                   read_manifest(directory))
