@@ -106,7 +106,8 @@ def test_variants_train(dataset: Path, tmp_path: Path, extra: list[str], fit: Ca
     ["--model.attention", "8", "--model.tbptt_steps", "8"],
     ["--model.lookback", "true", "--model.attention", "4", "--model.tbptt_steps", "8",
      "--model.cell", "gru"],
-], ids=["lookback-pad", "attention-tbptt", "both-tbptt-gru"])
+    ["--model.lookback", "true", "--model.tbptt_steps", "8", "--model.tbptt_k2", "20"],
+], ids=["lookback-pad", "attention-tbptt", "both-tbptt-gru", "lookback-tbptt-k2"])
 def test_lookback_and_attention_train(bars_dataset: Path, tmp_path: Path, extra: list[str],
                                       fit: Callable) -> None:
     cli = fit(bars_dataset, tmp_path, "--trainer.max_epochs", "2",
@@ -120,6 +121,7 @@ def test_lookback_and_attention_train(bars_dataset: Path, tmp_path: Path, extra:
                              if "--model.attention" in extra else 0)
     if "--model.tbptt_steps" in extra:  # 32-step windows in chunks of 8
         assert cli.trainer.global_step == 2 * 3 * 4
+        assert cli.model.tbptt_k2 == (20 if "--model.tbptt_k2" in extra else 8)
 
 
 def test_lookback_and_attention_options_are_checked(dataset: Path, tmp_path: Path,
