@@ -69,7 +69,7 @@ def run(data: LabData, out: Path, options: Options,
         models[name] = measure(net, log, model_data, corpus, settings)
         say(f"{NAME}: trained {LABELS[name]} ({settings.batches} batches, {log.seconds:.1f} s, "
             f"valid {models[name]['valid_bpn']:.2f} bits/note)")
-    numbers = compare(models, corpus, data)
+    numbers = compare(models, corpus, data, note_settings)
     plots = [plot_bars(models, folder), plot_curves(models, folder)]
     (folder / "valid-tune.abc").write_text(corpus.example, encoding="utf-8")
     used = {**dataclasses.asdict(options),
@@ -114,13 +114,13 @@ def measure(net: MelodyLSTM, log: TrainLog, model_data: LabData, corpus: CharCor
             "seconds_per_epoch": log.seconds / epochs,
             "symbols_per_second": train_targets * log.epochs / max(log.seconds, 1e-9),
             "seq_len": settings.seq_len, "batches": settings.batches,
-            "valid_bpn_curve": list(log.valid_bpn),
+            "valid_bpn_curve": list(log.valid_bpn), "losses": list(log.losses),
             "best_epoch": log.best_epoch, "diverged_at": log.diverged_at,
             "final_loss": log.losses[-1] if log.losses else math.nan}
 
 
-def compare(models: dict[str, dict[str, Any]], corpus: CharCorpus,
-            data: LabData) -> dict[str, Any]:
+def compare(models: dict[str, dict[str, Any]], corpus: CharCorpus, data: LabData,
+            settings: TrainSettings) -> dict[str, Any]:
     """Every number of the experiment: the models' figures and their ratios and gaps."""
     emb, hot, chars = (models[name] for name in MODELS)
     return {"models": models,
@@ -134,7 +134,8 @@ def compare(models: dict[str, dict[str, Any]], corpus: CharCorpus,
             "abc_failed": corpus.failed, "unknown_characters": corpus.unknown,
             "characters": corpus.characters,
             "character_vocab": corpus.data.vocab[4:],
-            "note_vocab_size": data.vocab_size}
+            "note_vocab_size": data.vocab_size, "embedding_dim": settings.embedding_dim,
+            "dropout": settings.dropout}
 
 
 def plot_bars(models: dict[str, dict[str, Any]], folder: Path) -> str:
@@ -187,7 +188,7 @@ def _reading_onehot(numbers: dict[str, Any]) -> list[str]:
     emb, hot = numbers["models"]["embedding"], numbers["models"]["onehot"]
     gap, speed = numbers["onehot_minus_embedding_bpn"], numbers["epoch_time_ratio"]
     first = (f"One-hot input reaches {hot['valid_bpn']:.2f} bits per note against "
-             f"{emb['valid_bpn']:.2f} for a 32-wide embedding, with "
+             f"{emb['valid_bpn']:.2f} for a {numbers['embedding_dim']}-wide embedding, with "
              f"{numbers['input_weights_ratio']:.1f} times the input weights "
              f"({hot['input_weights']:,} against {emb['input_weights']:,}; "
              f"{numbers['parameters_ratio']:.2f} times the parameters in all) and "
@@ -200,8 +201,8 @@ def _reading_onehot(numbers: dict[str, Any]) -> list[str]:
                   f"does not lead one to expect: with only {numbers['note_vocab_size']} note "
                   f"tokens the one-hot weights are themselves an embedding, "
                   f"{hot['input_weights'] // hot['vocab_size']} wide (4H) and "
-                  f"unconstrained, where the 32-wide code is a bottleneck and has 30% of it "
-                  f"dropped in training")
+                  f"unconstrained, where the {numbers['embedding_dim']}-wide code is a "
+                  f"bottleneck and has {numbers['dropout']:.0%} of it dropped in training")
     else:
         second = (f"The two are within {SAME} bits per note of each other, so on a vocabulary "
                   f"of {numbers['note_vocab_size']} tokens the embedding buys no accuracy, only "
@@ -261,8 +262,9 @@ def _reading_spelling(numbers: dict[str, Any]) -> str:
                 f"than a note model sees each of its {numbers['note_vocab_size']} tokens,"
                 f"{tail}.")
     return (f"{spelled} costs nothing against {against} (within {SAME} bits per note),{tail}"
-            + ("; what the characters gain on the embedding model is the 32-wide "
-               "embedding's loss, not the characters' doing." if best == "onehot"
+            + (f"; what the characters gain on the embedding model is the "
+               f"{numbers['embedding_dim']}-wide embedding's loss, not the characters' doing."
+               if best == "onehot"
                and numbers["characters_minus_notes_bpn"] < -SAME else "."))
 
 

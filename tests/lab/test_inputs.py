@@ -14,6 +14,7 @@ import pytest
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.lab import inputs
 from melodyrnn.lab.data import LabData, load_lab_data
+from melodyrnn.lab.train import BASE
 from melodyrnn.prepare.shards import write_split
 from melodyrnn.tokenizers import get_tokenizer
 
@@ -77,6 +78,9 @@ def test_json_holds_every_model_and_its_curve(result: dict[str, Any]) -> None:
         uniform = math.log2(model["vocab_size"]) * model["symbols_per_note"]
         assert model["valid_bpn"] < 0.7 * uniform, name
     assert numbers["abc_failed"]["valid"] == 0 and numbers["unknown_characters"]["valid"] == 0
+    # BASE apart from the options, so that `lab all` shares the network with other experiments
+    assert result["settings"]["train_embedding"] == {**BASE.to_dict(), "batches": 150,
+                                                     "hidden_size": H}
     assert result["settings"]["train_onehot"]["input"] == "onehot"
     assert result["provenance"]["data"]["corpus"] == "tiny-steps"
 
@@ -117,7 +121,8 @@ def _numbers(emb: float, hot: float, chars: float) -> dict[str, Any]:
             "characters_minus_notes_bpn": chars - emb, "input_weights_ratio": 6.0,
             "parameters_ratio": 2.0, "epoch_time_ratio": 1.5, "valid_notes": 100,
             "valid_melodies": 5, "abc_failed": {"valid": 0}, "unknown_characters": {"valid": 2},
-            "characters": {"train": 1000}, "character_vocab": list("abc"), "note_vocab_size": 50}
+            "characters": {"train": 1000}, "character_vocab": list("abc"), "note_vocab_size": 50,
+            "embedding_dim": 32, "dropout": 0.3}
 
 
 def test_the_reading_follows_the_numbers() -> None:
@@ -130,6 +135,7 @@ def test_the_reading_follows_the_numbers() -> None:
     assert "2 characters of the valid text were unseen" in agrees[5]
     disagrees = inputs.reading(_numbers(4.8, 4.4, 4.0))
     assert disagrees[1].startswith("Here one-hot input is the better")
+    assert "the 32-wide code is a bottleneck and has 30% of it dropped" in disagrees[1]
     assert "0.80 bits per note better" in disagrees[2]
     assert "even gains 0.40 bits per note" in disagrees[4]
     level = inputs.reading(_numbers(4.8, 4.4, 4.42))
