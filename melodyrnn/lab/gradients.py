@@ -136,6 +136,9 @@ def valid_windows(data: LabData, length: int, count: int) -> tuple[Tensor, Tenso
                           f"{length}; lower --max-distance")
     spread = np.unique(np.linspace(0, len(stream) - length - 1, count).round().astype(int))
     starts = [s for s in spread if stream[s + length] not in (data.bos_id, data.pad_id)]
+    if not starts:
+        raise ConfigError(f"no window of {length} valid tokens ends before a token to predict; "
+                          "give more --windows")
     ids = torch.from_numpy(np.stack([stream[s:s + length] for s in starts]))
     return ids, torch.from_numpy(stream[[s + length for s in starts]])
 
@@ -186,9 +189,23 @@ def summarise(norms: Tensor) -> dict[str, list[float]]:
 
 
 def curve(net: MelodyLSTM, ids: Tensor, targets: Tensor, max_distance: int
-          ) -> dict[str, list[float]]:
-    """The gradient norms of `state_gradients`, summarised over windows."""
-    return summarise(state_gradients(net, ids, targets, max_distance)[0])
+          ) -> dict[str, Any]:
+    """The gradient norms of `state_gradients`, summarised over windows (for the RNN with
+    its mean tanh slope)."""
+    out: dict[str, Any] = summarise(state_gradients(net, ids, targets, max_distance)[0])
+    if net.config.cell == "rnn":
+        out["tanh_slope"] = tanh_slope(net, ids, max_distance)
+    return out
+
+
+@torch.no_grad()
+def tanh_slope(net: MelodyLSTM, ids: Tensor, max_distance: int) -> float:
+    """Mean of tanh' = 1 - h^2 over the RNN's units and the last K+1 steps of the windows:
+    the factor by which saturation shrinks each step's gradient beyond W_hh's own."""
+    x = net.encoder(ids) if net.encoder is not None \
+        else F.one_hot(ids, net.config.vocab_size).float()  # (B, T, E)
+    output, _ = net.eval().rnn(x)  # (B, T, H)
+    return float((1 - output[:, -1 - max_distance:].pow(2)).mean())
 
 
 def spectral_radius(matrix: Tensor) -> float:
@@ -228,6 +245,7 @@ def rescaled_curves(net: MelodyLSTM, ids: Tensor, targets: Tensor, max_distance:
         g = g @ weight
     lin = torch.stack(linear).mean(1)
     return {**summarise(norms), "linear": (lin / lin[0].clamp_min(1e-300)).tolist(),
+            "tanh_slope": tanh_slope(scaled, ids, max_distance),
             "sigma_max": float(torch.linalg.svdvals(weight.double())[0])}
 
 
@@ -338,7 +356,8 @@ def _rescaled(d: int, rescaled: dict[str, Any]) -> list[str]:
     """What rescaling W_hh to each spectral radius does, with tanh and in the linear case."""
     if not rescaled:
         return []
-    parts = [f"radius {rho}: {v['relative'][d]:.1e} with tanh, {v['linear'][d]:.1e} linear"
+    parts = [f"radius {rho}: {v['relative'][d]:.1e} with tanh (mean slope 1-h^2 "
+             f"{v['tanh_slope']:.2f}), {v['linear'][d]:.1e} linear"
              for rho, v in rescaled.items()]
     out = [f"With the trained W_hh rescaled, the gradient {d} tokens back is " +
            "; ".join(parts) + "."]
@@ -356,5 +375,8 @@ def _rescaled(d: int, rescaled: dict[str, Any]) -> list[str]:
                    f"more at {high} than at {low}), the lecture's rule.")
     else:
         out.append(f"A larger radius does not keep more gradient here ({hi:.1e} at {high} "
-                   f"against {lo:.1e} at {low}), against the lecture's rule.")
+                   f"against {lo:.1e} at {low}), against the lecture's rule: the trained input "
+                   f"weights already drive the units into saturation, and a larger W_hh "
+                   f"saturates them further (mean slope {rescaled[low]['tanh_slope']:.2f} to "
+                   f"{rescaled[high]['tanh_slope']:.2f}).")
     return out

@@ -60,7 +60,7 @@ class Options:
         "help": "valid notes a distance needs to be scored (longer ones are left out)"})
     probe_steps: int = field(default=100, metadata={
         "help": "L-BFGS iterations of each linear probe"})
-    l2: float = field(default=1e-3, metadata={"help": "weight decay of the probe"})
+    l2: float = field(default=1e-4, metadata={"help": "weight decay of the probe"})
 
 
 @dataclass
@@ -108,7 +108,8 @@ def run(data: LabData, out: Path, options: Options,
         "tokens_back": {f"{d}": float(np.mean(positions["valid"].tokens_back[d]))
                         for d in distances},
         "baselines": baselines(positions, distances), "cells": cells}
-    numbers["reach"] = {c: reach(numbers, c) for c in cells}
+    numbers["memoryless_baseline"] = memoryless(numbers)
+    numbers["reach"] = {c: {v: reach(numbers, cells[c][v]) for v in cells[c]} for c in cells}
     numbers["prefix"] = prefix_recall(data, nets, melodies, options)
     plots = [save_figure(draw(numbers), folder / "memory.png")]
     result = LabResult(NAME, TITLE, numbers, plots, reading(numbers),
@@ -173,31 +174,43 @@ def states(net: MelodyLSTM, melodies: list[np.ndarray], pad_id: int, h_only: boo
 
 def fit_probe(features: Tensor, labels: Tensor, classes: int, steps: int, l2: float
               ) -> tuple[Tensor, Tensor]:
-    """Weights (S, C) and bias (C,) of a multinomial logistic regression, by full-batch L-BFGS
-    from zeros (deterministic)."""
-    weight = torch.zeros(features.size(1), classes, requires_grad=True)
-    bias = torch.zeros(classes, requires_grad=True)
+    """Weights (S, D, C) and bias (D, C) of D multinomial logistic regressions, one for each
+    column of `labels` (P, D) (class indices, -1 where a position has none), fitted together
+    by full-batch L-BFGS from zeros (deterministic); their losses are separate, so fitting them
+    at once finds each one's own optimum, in one pass over the features."""
+    heads = labels.size(1)
+    weight = torch.zeros(features.size(1), heads * classes, requires_grad=True)
+    bias = torch.zeros(heads * classes, requires_grad=True)
+    known = labels >= 0
+    counts = known.sum(0).clamp_min(1)  # (D,)
     optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=steps,
                                   line_search_fn="strong_wolfe")
 
     def closure() -> Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(features @ weight + bias, labels) + l2 * weight.pow(2).sum()
+        logits = (features @ weight + bias).view(-1, classes)  # (P D, C)
+        losses = F.cross_entropy(logits, labels.clamp_min(0).reshape(-1), reduction="none")
+        per_head = (losses.view_as(labels) * known).sum(0) / counts  # (D,) mean of each
+        loss = per_head.sum() + l2 * weight.pow(2).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return weight.detach(), bias.detach()
+    return weight.detach().view(-1, heads, classes), bias.detach().view(heads, classes)
 
 
 def probe_accuracy(train_x: Tensor, train_y: Tensor, valid_x: Tensor, valid_y: Tensor,
-                   steps: int, l2: float) -> float:
-    """Valid accuracy of a probe fitted on train; a valid label unseen in train counts wrong."""
-    classes, train_labels = torch.unique(train_y, return_inverse=True)
+                   steps: int, l2: float) -> list[float]:
+    """Valid accuracy of each column's probe, fitted on train: features (P, S), token ids
+    (P, D) with -1 where there is none; a valid token unseen in train counts wrong."""
+    classes = torch.unique(train_y[train_y >= 0])
+    labels = torch.where(train_y >= 0, torch.searchsorted(classes, train_y.contiguous()), -1)
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)  # standardised features
-    weight, bias = fit_probe((train_x - mean) / std, train_labels, len(classes), steps, l2)
-    predicted = classes[(((valid_x - mean) / std) @ weight + bias).argmax(1)]
-    return float((predicted == valid_y).float().mean())
+    weight, bias = fit_probe((train_x - mean) / std, labels, len(classes), steps, l2)
+    logits = torch.einsum("ps,sdc->pdc", (valid_x - mean) / std, weight) + bias  # (P, D, C)
+    right = (classes[logits.argmax(-1)] == valid_y).float()
+    known = valid_y >= 0
+    return [float(right[:, i][known[:, i]].mean()) for i in range(valid_y.size(1))]
 
 
 def probe_cell(data: LabData, net: MelodyLSTM, fresh: MelodyLSTM,
@@ -208,17 +221,14 @@ def probe_cell(data: LabData, net: MelodyLSTM, fresh: MelodyLSTM,
     variants = {"trained": (net, False), "untrained": (fresh, False)}
     if net.config.cell == "lstm":
         variants["trained_h_only"] = (net, True)
+    targets = {s: torch.stack([positions[s].targets[d] for d in distances], dim=1)
+               for s in positions}  # (P, D)
     out: dict[str, Any] = {}
     for name, (model, h_only) in variants.items():
         feats = {s: states(model, melodies[s], data.pad_id, h_only) for s in melodies}
         at = {s: feats[s][positions[s].melody, positions[s].step] for s in feats}  # (P, S)
-        out[name] = []
-        for d in distances:
-            keep = {s: positions[s].targets[d] >= 0 for s in positions}
-            out[name].append(probe_accuracy(
-                at["train"][keep["train"]], positions["train"].targets[d][keep["train"]],
-                at["valid"][keep["valid"]], positions["valid"].targets[d][keep["valid"]],
-                options.probe_steps, options.l2))
+        out[name] = probe_accuracy(at["train"], targets["train"], at["valid"],
+                                   targets["valid"], options.probe_steps, options.l2)
     return out
 
 
@@ -241,21 +251,21 @@ def baselines(positions: dict[str, Positions], distances: list[int]) -> dict[str
     return {"majority": majority, "current_pitch": current}
 
 
-def reach(numbers: dict[str, Any], cell: str) -> dict[str, Any]:
-    """The longest distance of the grid at which the trained probe still beats every baseline
-    by MARGIN (None: not even at the first), and that best baseline at each distance."""
+def memoryless(numbers: dict[str, Any]) -> list[float]:
+    """The better of the two baselines without memory at each distance."""
     base = numbers["baselines"]
-    untrained = numbers["cells"][cell]["untrained"]
-    best = [max(a, b, c) for a, b, c in zip(base["majority"], base["current_pitch"], untrained,
-                                            strict=True)]
-    above = [acc > b + MARGIN for acc, b in zip(numbers["cells"][cell]["trained"], best,
-                                                strict=True)]
+    return [max(a, b) for a, b in zip(base["majority"], base["current_pitch"], strict=True)]
+
+
+def reach(numbers: dict[str, Any], accuracies: list[float]) -> int | None:
+    """The longest distance of the grid up to which a probe beats both baselines without
+    memory by MARGIN (None: not even at the first)."""
     last = None
-    for d, ok in zip(numbers["distances"], above, strict=True):
-        if not ok:
+    for d, acc, base in zip(numbers["distances"], accuracies, memoryless(numbers), strict=True):
+        if not acc > base + MARGIN:
             break
         last = d
-    return {"notes": last, "best_baseline": best}
+    return last
 
 
 def prefix_recall(data: LabData, nets: dict[str, MelodyLSTM],
@@ -284,9 +294,9 @@ def prefix_recall(data: LabData, nets: dict[str, MelodyLSTM],
             entry["majority"].append(float((rows["valid"][:, 2] == top).float().mean()))
             for cell in nets:
                 x = {s: feats[cell][s][rows[s][:, 0], rows[s][:, 1]] for s in rows}  # (P, S)
-                entry[cell].append(probe_accuracy(x["train"], rows["train"][:, 2], x["valid"],
-                                                  rows["valid"][:, 2], options.probe_steps,
-                                                  options.l2))
+                entry[cell].append(probe_accuracy(
+                    x["train"], rows["train"][:, 2:], x["valid"], rows["valid"][:, 2:],
+                    options.probe_steps, options.l2)[0])
         out[kind.rstrip("_")] = entry
     return out
 
@@ -360,15 +370,10 @@ def reading(numbers: dict[str, Any]) -> list[str]:
     """Sentences computed from the numbers: each cell's reach, the cells compared, the echo
     state, the LSTM's c, and the prefix recall."""
     out = [_cell_sentence(numbers, cell) for cell in numbers["cells"]]
-    reaches = {c: numbers["reach"][c]["notes"] or 0 for c in numbers["cells"]}
+    reaches = {c: numbers["reach"][c]["trained"] or 0 for c in numbers["cells"]}
     if "rnn" in reaches and len(reaches) > 1:
         out.append(_compare(reaches))
-    d0 = numbers["distances"][0]
-    echo = ", ".join(f"{c} {100 * v['untrained'][0]:.0f}% (trained {100 * v['trained'][0]:.0f}%)"
-                     for c, v in numbers["cells"].items())
-    out.append(f"Untrained, the networks already name the pitch {d0} note(s) back at {echo}: "
-               "a random recurrent network holds some memory (the echo state), so only what a "
-               "trained network holds beyond it is learnt.")
+    out.append(_echo(numbers))
     lstm = numbers["cells"].get("lstm")
     if lstm is not None and len(numbers["distances"]) > 1:
         i = len(numbers["distances"]) // 2
@@ -384,22 +389,21 @@ def reading(numbers: dict[str, Any]) -> list[str]:
 
 
 def _cell_sentence(numbers: dict[str, Any], cell: str) -> str:
-    """Where one cell's trained probe falls to the best baseline."""
+    """Where one cell's trained probe falls to the baselines without memory."""
     acc, base = numbers["cells"][cell]["trained"], numbers["baselines"]
-    dist, best = numbers["distances"], numbers["reach"][cell]["best_baseline"]
+    dist, best = numbers["distances"], numbers["memoryless_baseline"]
     text = (f"The {cell.upper()}'s state names the pitch {dist[0]} note(s) back at "
             f"{100 * acc[0]:.0f}% of valid notes (most frequent pitch "
-            f"{100 * base['majority'][0]:.0f}%, "
-            f"guess from the current pitch {100 * base['current_pitch'][0]:.0f}%, untrained "
-            f"{100 * numbers['cells'][cell]['untrained'][0]:.0f}%)")
-    last = numbers["reach"][cell]["notes"]
+            f"{100 * base['majority'][0]:.0f}%, guess from the current pitch "
+            f"{100 * base['current_pitch'][0]:.0f}%)")
+    last = numbers["reach"][cell]["trained"]
     if last is None:
-        return text + "; not even there does it beat every baseline by 2 points."
+        return text + "; not even there does it beat both by 2 points."
     i = dist.index(last)
     if i == len(dist) - 1:
-        return text + f"; it beats every baseline out to {last} notes, the longest measured " \
+        return text + f"; it beats both out to {last} notes, the longest measured " \
                       f"({100 * acc[i]:.0f}% against {100 * best[i]:.0f}%)."
-    return text + f"; it beats every baseline up to {last} notes (about " \
+    return text + f"; it beats both up to {last} notes (about " \
                   f"{numbers['tokens_back'][f'{last}']:.0f} tokens); at {dist[i + 1]} it is at " \
                   f"{100 * acc[i + 1]:.0f}% against {100 * best[i + 1]:.0f}%, no memory to " \
                   "speak of."
@@ -410,10 +414,29 @@ def _compare(reaches: dict[str, int]) -> str:
     listed = ", ".join(f"{c.upper()} {n}" for c, n in reaches.items())
     gated = max(n for c, n in reaches.items() if c != "rnn")
     if gated > reaches["rnn"]:
-        return f"Notes back each cell still holds: {listed}; the gated cells keep the pitch " \
-               "longer than the RNN, as the lecture says."
+        return f"Notes back each trained cell still holds the pitch: {listed}; the gated " \
+               "cells keep it longer than the RNN, as the lecture says."
     if gated == reaches["rnn"]:
-        return f"Notes back each cell still holds: {listed}; on these melodies no gated cell " \
-               "keeps the pitch longer than the RNN, which the lecture would not predict."
-    return f"Notes back each cell still holds: {listed}; the RNN keeps the pitch longer than the " \
-           "gated cells, the opposite of the lecture's claim."
+        return f"Notes back each trained cell still holds the pitch: {listed}; on these " \
+               "melodies no gated cell keeps it longer than the RNN, which the lecture would " \
+               "not predict."
+    return f"Notes back each trained cell still holds the pitch: {listed}; the RNN keeps it " \
+           "longer than the gated cells, the opposite of the lecture's claim."
+
+
+def _echo(numbers: dict[str, Any]) -> str:
+    """The untrained networks (echo states) against the trained ones."""
+    cells, d0 = numbers["cells"], numbers["distances"][0]
+    pairs = ", ".join(f"{c.upper()} {100 * v['untrained'][0]:.0f}% untrained against "
+                      f"{100 * v['trained'][0]:.0f}% trained" for c, v in cells.items())
+    reach_of = ", ".join(f"{c.upper()} {numbers['reach'][c]['untrained'] or 0}"
+                         for c in cells)
+    text = f"{d0} note(s) back: {pairs}; untrained, the states hold the pitch to {reach_of} " \
+           "notes. "
+    if sum(v["untrained"][0] > v["trained"][0] + MARGIN for v in cells.values()) * 2 > len(cells):
+        return text + "A random network with small weights is nearly linear and keeps a " \
+                      "readable echo of its last inputs; training a language model reshapes " \
+                      "the state to predict the next token, not to record the past, so the " \
+                      "trained states hold less of it in a linearly readable form."
+    return text + "Training adds memory beyond the echo state that a random recurrent " \
+                  "network already holds."

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from melodyrnn.errors import ConfigError
-from melodyrnn.lab import memory
+from melodyrnn.lab import gradients, memory
 from melodyrnn.lab.data import LabData
-from melodyrnn.prepare.shards import read_split
+from melodyrnn.lab.train import build_network
+from melodyrnn.prepare.shards import read_split, write_split
 
 SMALL = memory.Options(batches=30, hidden_size=16, distances=(1, 2, 4), min_positions=20,
                        probe_steps=40)
@@ -82,3 +83,29 @@ def test_refuses_distances_no_melody_reaches(scales_dataset: Path, tmp_path: Pat
     data = load_scales(scales_dataset)
     with pytest.raises(ConfigError, match="--distances"):
         memory.run(data, tmp_path, memory.Options(distances=(64,), batches=1, hidden_size=8))
+
+
+def test_prefix_recall_of_a_meter_token(tmp_path: Path) -> None:
+    vocab = ["PAD", "BOS", "EOS", "TimeSig_3/4", "TimeSig_4/4", "Pitch_60", "Pitch_62",
+             "Duration_2"]
+    rng = np.random.default_rng(0)
+
+    def tune() -> list[int]:
+        return [1, int(rng.integers(3, 5))] + [int(rng.integers(5, 7)), 7] * 20 + [2]
+
+    for split, n in (("train", 60), ("valid", 30), ("test", 2)):
+        write_split(tmp_path, split, [tune() for _ in range(n)])
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"name": "note", "options": {},
+                                                         "vocab": vocab}))
+    data = load_scales(tmp_path)
+    options = memory.Options(hidden_size=16, probe_steps=40)
+    net = build_network(data, gradients.cell_settings(options, "rnn"))
+    melodies = {s: data.melodies(s) for s in ("train", "valid")}
+    prefix = memory.prefix_recall(data, {"rnn": net}, melodies, options)
+    entry = prefix["TimeSig"]
+    assert "Key" not in prefix and prefix["steps"] == list(memory.PREFIX_STEPS)
+    assert len(entry["rnn"]) == len(entry["majority"]) == len(memory.PREFIX_STEPS)
+    assert entry["positions"][0] == 30
+    assert entry["rnn"][-1] is None  # no tune is 65 tokens past its meter
+    # an untrained RNN's state still echoes the token it read a step ago
+    assert entry["rnn"][0] > entry["majority"][0] + 0.2
