@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -105,13 +105,18 @@ def run(data: LabData, out: Path, options: Options,
     return finish(folder, result, data.describe(), options.seed, began)
 
 
-def _check(options: Options) -> None:
-    """ConfigError for options that cannot be measured."""
-    for cell in options.cells:
+def check_cells(cells: tuple[str, ...]) -> None:
+    """ConfigError unless --cells names one or more known cells."""
+    if not cells:
+        raise ConfigError("--cells names no cell; give one or more of rnn, gru, lstm")
+    for cell in cells:
         if cell not in CELLS:
             raise ConfigError(f"cell '{cell}' is not one of {', '.join(CELLS)}")
-    if not options.cells:
-        raise ConfigError("--cells names no cell; give one or more of rnn, gru, lstm")
+
+
+def _check(options: Options) -> None:
+    """ConfigError for options that cannot be measured."""
+    check_cells(options.cells)
     if options.max_distance < 1:
         raise ConfigError(f"--max-distance has to be at least 1, got {options.max_distance}")
     if not 0 <= options.distance <= options.max_distance:
@@ -121,7 +126,18 @@ def _check(options: Options) -> None:
         raise ConfigError(f"--radii has to hold positive spectral radii, got {options.radii}")
 
 
-def cell_settings(options: Options, cell: str) -> TrainSettings:
+class NetworkOptions(Protocol):
+    """The options of an experiment that size its networks (gradients' and memory's)."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def batches(self) -> int: ...
+    @property
+    def hidden_size(self) -> int: ...
+
+
+def cell_settings(options: NetworkOptions, cell: str) -> TrainSettings:
     """BASE with this experiment's cell, size, length and seed (shared with `memory`)."""
     return dataclasses.replace(BASE, cell=cell, batches=options.batches,  # type: ignore[arg-type]
                                hidden_size=options.hidden_size, seed=options.seed)

@@ -30,17 +30,17 @@ from torch import Tensor
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.lab.data import LabData
-from melodyrnn.lab.gradients import cell_settings
+from melodyrnn.lab.gradients import cell_settings, check_cells
 from melodyrnn.lab.results import LabResult, experiment_folder, figure, finish, save_figure
 from melodyrnn.lab.train import build_network, trained
-from melodyrnn.models.network import CELLS, MelodyLSTM
+from melodyrnn.models.network import MelodyLSTM
 
 NAME = "memory"
 TITLE = "Long-term memory of RNN, GRU and LSTM"
 SUMMARY = "how many notes back a linear probe still reads the pitch from each cell's state"
 
 PREFIXES = ("TimeSig_", "Key_")  # prefix tokens the probe recalls, where the vocabulary has them
-MARGIN = 0.02  # accuracy above the best baseline that counts as memory
+MARGIN = 0.02  # accuracy points between two probes that count as a difference
 PREFIX_STEPS = (1, 2, 4, 8, 16, 32, 64)  # tokens after the meter or key token
 PREFIX_WINDOW = 4  # the prefix tokens stand among the first tokens after BOS
 
@@ -93,7 +93,7 @@ def run(data: LabData, out: Path, options: Options,
                           "shorter distances or lower --min-positions")
     cells, used, nets = {}, {}, {}
     for cell in options.cells:
-        settings = cell_settings(options, cell)  # type: ignore[arg-type]
+        settings = cell_settings(options, cell)
         net, log = trained(data, settings)
         say(f"{NAME}: trained {cell} ({len(log.losses)} batches, {log.seconds:.1f} s, valid "
             f"{min(log.valid_bpn, default=math.nan):.2f} bits/note)")
@@ -109,6 +109,7 @@ def run(data: LabData, out: Path, options: Options,
                         for d in distances},
         "baselines": baselines(positions, distances), "cells": cells}
     numbers["memoryless_baseline"] = memoryless(numbers)
+    numbers["margin"] = margins(numbers)
     numbers["reach"] = {c: {v: reach(numbers, cells[c][v]) for v in cells[c]} for c in cells}
     numbers["prefix"] = prefix_recall(data, nets, melodies, options)
     plots = [save_figure(draw(numbers), folder / "memory.png")]
@@ -119,11 +120,7 @@ def run(data: LabData, out: Path, options: Options,
 
 def _check(options: Options) -> None:
     """ConfigError for options that cannot be probed."""
-    if not options.cells:
-        raise ConfigError("--cells names no cell; give one or more of rnn, gru, lstm")
-    for cell in options.cells:
-        if cell not in CELLS:
-            raise ConfigError(f"cell '{cell}' is not one of {', '.join(CELLS)}")
+    check_cells(options.cells)
     if not options.distances or min(options.distances) < 1:
         raise ConfigError(f"--distances has to hold distances of 1 note or more, got "
                           f"{options.distances}")
@@ -257,12 +254,26 @@ def memoryless(numbers: dict[str, Any]) -> list[float]:
     return [max(a, b) for a, b in zip(base["majority"], base["current_pitch"], strict=True)]
 
 
+def margins(numbers: dict[str, Any]) -> list[float]:
+    """Two standard errors of the better memoryless baseline's valid accuracy, per distance:
+    what a probe has to beat it by to count as memory."""
+    counts = [numbers["positions"]["valid"][f"{d}"] for d in numbers["distances"]]
+    return [2 * math.sqrt(max(b * (1 - b), 1e-4) / n)
+            for b, n in zip(memoryless(numbers), counts, strict=True)]
+
+
+def above(numbers: dict[str, Any], accuracies: list[float]) -> list[bool]:
+    """At each distance, whether a probe beats both memoryless baselines by the margin."""
+    return [acc > base + margin for acc, base, margin in
+            zip(accuracies, numbers["memoryless_baseline"], numbers["margin"], strict=True)]
+
+
 def reach(numbers: dict[str, Any], accuracies: list[float]) -> int | None:
     """The longest distance of the grid up to which a probe beats both baselines without
-    memory by MARGIN (None: not even at the first)."""
+    memory by two standard errors (None: not even at the first)."""
     last = None
-    for d, acc, base in zip(numbers["distances"], accuracies, memoryless(numbers), strict=True):
-        if not acc > base + MARGIN:
+    for d, ok in zip(numbers["distances"], above(numbers, accuracies), strict=True):
+        if not ok:
             break
         last = d
     return last
@@ -334,9 +345,9 @@ def draw(numbers: dict[str, Any]) -> Any:
     ax.set_xlabel("d: notes back (and mean tokens back)")
     ax.set_ylabel("valid accuracy naming the pitch d notes back (%)")
     ax.set_title("What the state still holds of past pitches")
-    ax.set_ylim(0, 100)
+    ax.set_ylim(0, 102)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7.5, ncol=2)
+    ax.legend(fontsize=7.5, ncol=2, loc="best")
     if "skipped" not in prefix:
         _draw_prefix(axes[1], prefix, list(numbers["cells"]))
     return fig
@@ -359,6 +370,11 @@ def _draw_prefix(ax: Any, prefix: dict[str, Any], cells: list[str]) -> None:
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7.5)
+
+
+def _notes(n: int) -> str:
+    """'1 note', '4 notes'."""
+    return f"{n} note" if n == 1 else f"{n} notes"
 
 
 def _pct(values: list[float | None]) -> list[float]:
@@ -392,21 +408,26 @@ def _cell_sentence(numbers: dict[str, Any], cell: str) -> str:
     """Where one cell's trained probe falls to the baselines without memory."""
     acc, base = numbers["cells"][cell]["trained"], numbers["baselines"]
     dist, best = numbers["distances"], numbers["memoryless_baseline"]
-    text = (f"The {cell.upper()}'s state names the pitch {dist[0]} note(s) back at "
+    text = (f"The {cell.upper()}'s state names the pitch {_notes(dist[0])} back at "
             f"{100 * acc[0]:.0f}% of valid notes (most frequent pitch "
             f"{100 * base['majority'][0]:.0f}%, guess from the current pitch "
             f"{100 * base['current_pitch'][0]:.0f}%)")
-    last = numbers["reach"][cell]["trained"]
+    last, ok = numbers["reach"][cell]["trained"], above(numbers, acc)
     if last is None:
-        return text + "; not even there does it beat both by 2 points."
+        return text + "; not even there does it beat both by two standard errors."
     i = dist.index(last)
     if i == len(dist) - 1:
         return text + f"; it beats both out to {last} notes, the longest measured " \
                       f"({100 * acc[i]:.0f}% against {100 * best[i]:.0f}%)."
-    return text + f"; it beats both up to {last} notes (about " \
-                  f"{numbers['tokens_back'][f'{last}']:.0f} tokens); at {dist[i + 1]} it is at " \
-                  f"{100 * acc[i + 1]:.0f}% against {100 * best[i + 1]:.0f}%, no memory to " \
-                  "speak of."
+    text += f"; it beats both by two standard errors up to {last} notes (about " \
+            f"{numbers['tokens_back'][f'{last}']:.0f} tokens); at {dist[i + 1]} it is at " \
+            f"{100 * acc[i + 1]:.0f}% against {100 * best[i + 1]:.0f}%, within the noise"
+    again = [j for j in range(i + 1, len(dist)) if ok[j]]
+    if again:
+        j = again[-1]
+        return text + f", though at {dist[j]} notes it is above again ({100 * acc[j]:.0f}% " \
+                      f"against {100 * best[j]:.0f}%)."
+    return text + "."
 
 
 def _compare(reaches: dict[str, int]) -> str:
@@ -431,12 +452,15 @@ def _echo(numbers: dict[str, Any]) -> str:
                       f"{100 * v['trained'][0]:.0f}% trained" for c, v in cells.items())
     reach_of = ", ".join(f"{c.upper()} {numbers['reach'][c]['untrained'] or 0}"
                          for c in cells)
-    text = f"{d0} note(s) back: {pairs}; untrained, the states hold the pitch to {reach_of} " \
-           "notes. "
+    text = f"{_notes(d0).capitalize()} back: {pairs}; untrained, the states hold the pitch " \
+           f"to {reach_of} notes. "
     if sum(v["untrained"][0] > v["trained"][0] + MARGIN for v in cells.values()) * 2 > len(cells):
         return text + "A random network with small weights is nearly linear and keeps a " \
                       "readable echo of its last inputs; training a language model reshapes " \
                       "the state to predict the next token, not to record the past, so the " \
                       "trained states hold less of it in a linearly readable form."
-    return text + "Training adds memory beyond the echo state that a random recurrent " \
-                  "network already holds."
+    if sum(v["trained"][0] > v["untrained"][0] + MARGIN for v in cells.values()) * 2 > len(cells):
+        return text + "Training adds memory beyond the echo state that a random recurrent " \
+                      "network already holds."
+    return text + "Trained and untrained states hold about as much of the last pitch: what " \
+                  "the probe reads there is the echo of the input, not something learnt."
