@@ -295,8 +295,7 @@ def _read_value(numbers: dict[str, Any], main: dict[str, dict[str, Any]]) -> str
     record, cv = main["value"], numbers["clip_value"]
     if record["diverged_at"] is not None:
         unclipped = main["none"]["diverged_at"]
-        later = (f"{record['diverged_at'] - unclipped} updates later than without clipping"
-                 if unclipped is not None else "where the unclipped run did not")
+        later = _compared_stop(record["diverged_at"], unclipped)
         return (f"Clipped by value {cv:g} it diverged at update {record['diverged_at']}, "
                 f"{later}: every component stays within +-{cv:g}, but the step is no longer "
                 "bounded by the gradient's size nor kept in its direction.")
@@ -310,6 +309,16 @@ def _read_value(numbers: dict[str, Any], main: dict[str, dict[str, Any]]) -> str
                 "component turns the step away from the gradient's direction.")
     return (sentence + f", no worse than clipping by norm ({norm:.2f}): here the change of "
             "direction that clipping by value makes did not cost.")
+
+
+def _compared_stop(stop: int, unclipped: int | None) -> str:
+    """Where a run stopped, against the unclipped run at the same learning rate."""
+    if unclipped is None:
+        return "where the unclipped run did not"
+    if stop == unclipped:
+        return "the same update as without clipping"
+    return f"{abs(stop - unclipped)} updates {'later' if stop > unclipped else 'earlier'} " \
+           "than without clipping"
 
 
 def _read_sweep(numbers: dict[str, Any]) -> list[str]:

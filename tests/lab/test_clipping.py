@@ -87,3 +87,22 @@ def test_json_plots_and_reading(swept) -> None:
 def test_refuses_options_that_cannot_train(change: dict, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         clipping.Options(**change)
+
+
+def test_reading_says_plainly_when_clipping_did_not_help() -> None:
+    """Numbers made by hand where clipping by norm diverges as often as no clipping."""
+    def record(lr: float, mode: str, stop: int | None) -> dict:
+        return {"lr": lr, "mode": mode, "diverged_at": stop, "updates": stop or 40,
+                "grad_norm_max": 900.0, "clipped_share": 0.5, "valid_bpn": None if stop else 6.0}
+    stops = {"none": (None, 7), "norm": (None, 9), "value": (None, 7)}
+    runs = [record(lr, mode, stops[mode][i]) for mode in stops for i, lr in enumerate((1.0, 8.0))]
+    numbers = {"cell": "rnn", "main_lr": 8.0, "lrs": [1.0, 8.0], "clip_norm": 1.0,
+               "clip_value": 0.1, "batches": 40, "divergence_limit": 11.6, "uniform_bpn": 19.0,
+               "runs": runs, "sweep": {m: {"diverged_at": list(stops[m])} for m in stops}}
+    sentences = clipping.reading(numbers)
+    assert sentences[0].startswith("With SGD at learning rate 8 the unclipped RNN diverged at "
+                                   "update 7 of 40")
+    assert "diverged too, at update 9" in sentences[1]
+    assert "the same update as without clipping" in sentences[2]
+    assert "did not widen" in sentences[4] and "disagrees with the lecture" in sentences[4]
+    assert "6.00 bits per note (no clipping at lr 1)" in sentences[5]
