@@ -214,15 +214,13 @@ def _sweep_figure(numbers: dict[str, Any]) -> Any:
     stop_ax.axhline(batches, color="gray", ls=":", lw=1)
     stop_ax.plot([], [], "^", color="gray", mfc="white", label=f"did not diverge ({batches})")
     stop_ax.plot([], [], "o", color="gray", label="diverged at this update")
-    stop_ax.set_yscale("log")
-    _plain_ticks(stop_ax)
+    stop_ax.set_ylim(0, batches * 1.08)
     stop_ax.set_ylabel("update where the run stopped")
     stop_ax.set_title("Divergence against learning rate")
     stop_ax.legend(fontsize=8, loc="lower left")
     bpn_ax.axhline(numbers["uniform_bpn"], color="gray", ls="--", lw=1,
                    label=f"uniform guess ({numbers['uniform_bpn']:.1f})")
-    bpn_ax.set_yscale("log")
-    _plain_ticks(bpn_ax)
+    bpn_ax.set_ylim(bottom=0)
     bpn_ax.set_ylabel("valid bits per note (best epoch)")
     bpn_ax.set_title("Runs that did not diverge")
     bpn_ax.legend(fontsize=8)
@@ -235,11 +233,12 @@ def _sweep_figure(numbers: dict[str, Any]) -> Any:
 
 
 def _plain_ticks(ax: Any) -> None:
-    """Log-scale y ticks written as plain numbers (3, 5, 20), not as powers of ten."""
+    """Log-scale y ticks as plain numbers (2, 3, 5, 10, 20), not as powers of ten."""
     from matplotlib.ticker import FuncFormatter
 
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "235"
+                                               else ""))
 
 
 def _finite(values: list[float | None]) -> np.ndarray:
