@@ -148,6 +148,8 @@ def _numbers(data: LabData, options: Options, runs: list[dict[str, Any]]) -> dic
             "modes": list(MODES), "clip_norm": options.clip_norm,
             "clip_value": options.clip_value, "batches": options.batches,
             "divergence_limit": 2 * math.log(data.vocab_size), "uniform_bpn": uniform,
+            "parameters": settings_for(options, options.lr, "none").network(
+                data.vocab_size, data.pad_id).parameter_count(),
             "sweep": sweep, "runs": runs}
 
 
@@ -292,12 +294,15 @@ def _read_norm(numbers: dict[str, Any], record: dict[str, Any]) -> str:
 
 def _read_value(numbers: dict[str, Any], main: dict[str, dict[str, Any]]) -> str:
     record, cv = main["value"], numbers["clip_value"]
+    longest = numbers["main_lr"] * cv * math.sqrt(numbers["parameters"])
     if record["diverged_at"] is not None:
         unclipped = main["none"]["diverged_at"]
         later = _compared_stop(record["diverged_at"], unclipped)
         return (f"Clipped by value {cv:g} it diverged at update {record['diverged_at']}, "
-                f"{later}: every component stays within +-{cv:g}, but the step is no longer "
-                "bounded by the gradient's size nor kept in its direction.")
+                f"{later}: every component stays within +-{cv:g}, but over "
+                f"{numbers['parameters']:,} parameters a step may still be "
+                f"lr x c x sqrt(P) = {longest:.3g} long, and it no longer points along "
+                "the gradient.")
     sentence = (f"Clipped by value {cv:g} it ran all {record['updates']} updates to "
                 f"{record['valid_bpn']:.2f} bits per note{_quality(numbers, record['valid_bpn'])}")
     norm = main["norm"]["valid_bpn"]

@@ -97,12 +97,14 @@ def test_reading_says_plainly_when_clipping_did_not_help() -> None:
     stops = {"none": (None, 7), "norm": (None, 9), "value": (None, 7)}
     runs = [record(lr, mode, stops[mode][i]) for mode in stops for i, lr in enumerate((1.0, 8.0))]
     numbers = {"cell": "rnn", "main_lr": 8.0, "lrs": [1.0, 8.0], "clip_norm": 1.0,
-               "clip_value": 0.1, "batches": 40, "divergence_limit": 11.6, "uniform_bpn": 19.0,
+               "clip_value": 0.1, "batches": 40, "parameters": 10_000, "divergence_limit": 11.6,
+               "uniform_bpn": 19.0,
                "runs": runs, "sweep": {m: {"diverged_at": list(stops[m])} for m in stops}}
     sentences = clipping.reading(numbers)
     assert sentences[0].startswith("With SGD at learning rate 8 the unclipped RNN diverged at "
                                    "update 7 of 40")
     assert "diverged too, at update 9" in sentences[1]
     assert "the same update as without clipping" in sentences[2]
+    assert "10,000 parameters" in sentences[2] and "sqrt(P) = 80 long" in sentences[2]
     assert "did not widen" in sentences[4] and "disagrees with the lecture" in sentences[4]
     assert "6.00 bits per note (no clipping at lr 1)" in sentences[5]
