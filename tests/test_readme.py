@@ -114,6 +114,15 @@ def _parse_melodyrnn(argv: list[str]) -> None:
         assert exc.value.code in (0, None), f"melodyrnn {shlex.join(argv)}: exit {exc.value.code}"
         assert "trainer:" in out.getvalue()
         return
+    if argv[:1] == ["lab"]:  # its flags come from the experiments (cli/lab.py)
+        from melodyrnn.cli.lab import build_parser as build_lab_parser
+
+        try:
+            assert build_lab_parser().parse_args(argv[1:]).experiment
+        except SystemExit as exc:
+            raise AssertionError(f"melodyrnn {shlex.join(argv)} does not parse "
+                                 f"(exit {exc.code})") from None
+        return
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:

@@ -30,6 +30,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of `melodyrnn lab`: one subcommand per experiment, `all` and `report`."""
+    # the experiments import torch: loaded when `lab` runs, not at every command's start
     from melodyrnn.lab.suite import EXPERIMENTS, experiment
 
     parser = flags.Parser(
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     common: dict[str, dataclasses.Field[Any]] = {}
     for name in EXPERIMENTS:
         module = experiment(name)
-        p = kinds.add_parser(name, help=module.SUMMARY, description=module.SUMMARY + ".",
+        p = kinds.add_parser(name, help=module.SUMMARY,
+                             description=module.SUMMARY[0].upper() + module.SUMMARY[1:] + ".",
                              epilog=f"example:\n  melodyrnn lab {name} --out lab",
                              formatter_class=argparse.RawDescriptionHelpFormatter)
         _data_flags(p)
@@ -119,8 +121,11 @@ def _listed(kind: type) -> Any:
 
 def run_lab(argv: list[str]) -> int:
     """Run `melodyrnn lab ...` (argv after `lab`); the exit code."""
+    # the lab's stage, loaded when it runs (its data, report and experiments)
     from melodyrnn.lab.data import load_lab_data
+    # (the report)
     from melodyrnn.lab.report import read_results, write_report
+    # (the experiments)
     from melodyrnn.lab.suite import EXPERIMENTS, experiment, make_options, run_all
 
     args = build_parser().parse_args(argv)

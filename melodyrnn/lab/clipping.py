@@ -35,6 +35,8 @@ TITLE = "Exploding gradients and gradient clipping"
 SUMMARY = "SGD at learning rates that blow up: no clipping, clipping by norm, by value"
 
 MODES = ("none", "norm", "value")
+# the batch the default learning rates were chosen with (SGD's noise grows as it shrinks)
+CLIP_BATCH_SIZE = 32
 COLORS = {"none": "tab:red", "norm": "tab:blue", "value": "tab:green"}
 
 
@@ -78,7 +80,7 @@ def settings_for(options: Options, lr: float, mode: str) -> TrainSettings:
     """BASE trained with SGD at `lr`, clipped as `mode` says (none, norm or value)."""
     return dataclasses.replace(
         BASE, cell=cast(Cell, options.cell), hidden_size=options.hidden_size, optimizer="sgd",
-        lr=lr, batches=options.batches, seed=options.seed,
+        lr=lr, batches=options.batches, batch_size=CLIP_BATCH_SIZE, seed=options.seed,
         clip_norm=options.clip_norm if mode == "norm" else 0.0,
         clip_value=options.clip_value if mode == "value" else 0.0)
 

@@ -48,7 +48,7 @@ class Options:
     """What `melodyrnn lab gradients` measures."""
 
     seed: int = field(default=0, metadata={"help": "seed of every network and batch order"})
-    batches: int = field(default=300, metadata={"help": "training batches per network"})
+    batches: int = field(default=BASE.batches, metadata={"help": "training batches per network"})
     hidden_size: int = field(default=128, metadata={"help": "units of each recurrent layer"})
     cells: tuple[str, ...] = field(default=("rnn", "gru", "lstm"),
                                    metadata={"help": "the cells compared (rnn, gru, lstm)"})

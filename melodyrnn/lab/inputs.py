@@ -44,7 +44,8 @@ class Options:
     """The options of `melodyrnn lab inputs`."""
 
     seed: int = field(default=0, metadata={"help": "seed of every network and batch order"})
-    batches: int = field(default=300, metadata={"help": "training batches of each note model"})
+    batches: int = field(default=BASE.batches,
+                         metadata={"help": "training batches of each note model"})
     hidden_size: int = field(default=128, metadata={"help": "units of each recurrent layer"})
     char_seq_len: int = field(default=0, metadata={
         "help": "window of the character model in characters (0: BASE's 128 tokens times the "

@@ -32,7 +32,7 @@ from melodyrnn.errors import ConfigError
 from melodyrnn.lab.data import LabData
 from melodyrnn.lab.gradients import cell_settings, check_cells
 from melodyrnn.lab.results import LabResult, experiment_folder, figure, finish, save_figure
-from melodyrnn.lab.train import build_network, trained
+from melodyrnn.lab.train import BASE, build_network, trained
 from melodyrnn.models.network import MelodyLSTM
 
 NAME = "memory"
@@ -50,7 +50,7 @@ class Options:
     """What `melodyrnn lab memory` probes."""
 
     seed: int = field(default=0, metadata={"help": "seed of every network and batch order"})
-    batches: int = field(default=300, metadata={"help": "training batches per network"})
+    batches: int = field(default=BASE.batches, metadata={"help": "training batches per network"})
     hidden_size: int = field(default=128, metadata={"help": "units of each recurrent layer"})
     cells: tuple[str, ...] = field(default=("rnn", "gru", "lstm"),
                                    metadata={"help": "the cells compared (rnn, gru, lstm)"})
