@@ -121,32 +121,27 @@ def _listed(kind: type) -> Any:
 
 def run_lab(argv: list[str]) -> int:
     """Run `melodyrnn lab ...` (argv after `lab`); the exit code."""
-    # the lab's stage, loaded when it runs (its data, report and experiments)
-    from melodyrnn.lab.data import load_lab_data
-    # (the report)
-    from melodyrnn.lab.report import read_results, write_report
-    # (the experiments)
-    from melodyrnn.lab.suite import EXPERIMENTS, experiment, make_options, run_all
+    # the lab's stage, loaded when it runs
+    from melodyrnn.lab import data, report, suite
 
     args = build_parser().parse_args(argv)
     out: Path = args.out
     if args.experiment == "report":
-        path = write_report(out, read_results(out, EXPERIMENTS))
+        path = report.write_report(out, report.read_results(out, suite.EXPERIMENTS))
         print(f"wrote {path}")
         return 0
     values = {k: v for k, v in vars(args).items() if k not in ("experiment", "data", "out")}
     began = time.perf_counter()
     if args.experiment == "all":
-        make_options(experiment(EXPERIMENTS[0]), values)  # refuse bad values before any work
-        data = load_lab_data(args.data)
-        results = run_all(data, out, values)
+        suite.make_options(suite.experiment(suite.EXPERIMENTS[0]), values)  # bad values: before work
+        results = suite.run_all(data.load_lab_data(args.data), out, values)
         print(f"wrote {out / 'report.html'} ({len(results)} experiments in "
               f"{(time.perf_counter() - began) / 60:.1f} minutes; numbers and plots in "
               f"{out}/NAME/)")
         return 0
-    module = experiment(args.experiment)
-    options = make_options(module, values)
-    result = module.run(load_lab_data(args.data), out, options, print)
+    module = suite.experiment(args.experiment)
+    options = suite.make_options(module, values)
+    result = module.run(data.load_lab_data(args.data), out, options, print)
     for sentence in result.reading:
         print(f"  {sentence}")
     print(f"wrote {out / result.name}/ ({', '.join([*result.plots, result.name + '.json'])}) "
