@@ -133,7 +133,7 @@ def run_lab(argv: list[str]) -> int:
     values = {k: v for k, v in vars(args).items() if k not in ("experiment", "data", "out")}
     began = time.perf_counter()
     if args.experiment == "all":
-        suite.make_options(suite.experiment(suite.EXPERIMENTS[0]), values)  # bad values: before work
+        suite.make_options(suite.experiment(suite.EXPERIMENTS[0]), values)  # refused early
         results = suite.run_all(data.load_lab_data(args.data), out, values)
         print(f"wrote {out / 'report.html'} ({len(results)} experiments in "
               f"{(time.perf_counter() - began) / 60:.1f} minutes; numbers and plots in "
