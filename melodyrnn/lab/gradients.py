@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,14 +44,20 @@ WARMUP = 27  # steps before n - K that set the state to a real one (a window of 
 
 
 @dataclass(frozen=True)
-class Options:
-    """What `melodyrnn lab gradients` measures."""
+class CellOptions:
+    """The networks compared: the cells, trained as BASE (`lab memory` probes the same ones)."""
 
     seed: int = field(default=0, metadata={"help": "seed of every network and batch order"})
     batches: int = field(default=BASE.batches, metadata={"help": "training batches per network"})
     hidden_size: int = field(default=128, metadata={"help": "units of each recurrent layer"})
     cells: tuple[str, ...] = field(default=("rnn", "gru", "lstm"),
                                    metadata={"help": "the cells compared (rnn, gru, lstm)"})
+
+
+@dataclass(frozen=True)
+class Options(CellOptions):
+    """What `melodyrnn lab gradients` measures."""
+
     max_distance: int = field(default=100, metadata={
         "help": "K: the gradient is read at the states 0..K tokens before the loss"})
     distance: int = field(default=50, metadata={
@@ -126,18 +132,7 @@ def _check(options: Options) -> None:
         raise ConfigError(f"--radii has to hold positive spectral radii, got {options.radii}")
 
 
-class NetworkOptions(Protocol):
-    """The options of an experiment that size its networks (gradients' and memory's)."""
-
-    @property
-    def seed(self) -> int: ...
-    @property
-    def batches(self) -> int: ...
-    @property
-    def hidden_size(self) -> int: ...
-
-
-def cell_settings(options: NetworkOptions, cell: str) -> TrainSettings:
+def cell_settings(options: CellOptions, cell: str) -> TrainSettings:
     """BASE with this experiment's cell, size, length and seed (shared with `memory`)."""
     return dataclasses.replace(BASE, cell=cell, batches=options.batches,  # type: ignore[arg-type]
                                hidden_size=options.hidden_size, seed=options.seed)

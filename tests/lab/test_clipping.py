@@ -11,26 +11,19 @@ import pytest
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.lab import clipping
-from melodyrnn.lab.data import LabData
-from melodyrnn.prepare.shards import read_split
+from melodyrnn.lab.data import load_lab_data
 
 # lr 10 is well above where the unclipped tiny RNN still trains (about 3; it diverges within
 # 10 updates at 10 for seeds 0, 1, 2), and a clip of 0.25 keeps every step as short as lr 2.5
 SMALL = clipping.Options(batches=30, hidden_size=16, lr=10.0, lrs=(1.0, 10.0), clip_norm=0.25)
 
 
-def load_scales(path: Path) -> LabData:
-    """The scales dataset as LabData (its vocabulary is its own, not the note tokenizer's
-    default, so `load_lab_data` cannot rebuild a tokenizer for it)."""
-    vocab = json.loads((path / "tokenizer.json").read_text())["vocab"]
-    return LabData(path, None, vocab, {s: read_split(path, s) for s in ("train", "valid", "test")})
-
 
 @pytest.fixture(scope="module")
 def swept(scales_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """The small sweep, run once for the module: (result, out folder, progress lines)."""
     out, lines = tmp_path_factory.mktemp("lab"), []
-    return clipping.run(load_scales(scales_dataset), out, SMALL, lines.append), out, lines
+    return clipping.run(load_lab_data(scales_dataset), out, SMALL, lines.append), out, lines
 
 
 def runs_at(result, lr: float) -> dict[str, dict]:

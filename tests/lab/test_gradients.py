@@ -11,19 +11,12 @@ import torch
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.lab import gradients
-from melodyrnn.lab.data import LabData
+from melodyrnn.lab.data import load_lab_data
 from melodyrnn.lab.train import build_network
-from melodyrnn.prepare.shards import read_split
 
 K = 30
 SMALL = gradients.Options(batches=40, hidden_size=16, max_distance=K, distance=20, windows=12)
 
-
-def load_scales(path: Path) -> LabData:
-    """The scales dataset as LabData (its vocabulary is its own, not the note tokenizer's
-    default, so `load_lab_data` cannot rebuild a tokenizer for it)."""
-    vocab = json.loads((path / "tokenizer.json").read_text())["vocab"]
-    return LabData(path, None, vocab, {s: read_split(path, s) for s in ("train", "valid", "test")})
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,7 @@ def measured(scales_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """One small run of the experiment, shared by the tests of this module."""
     out = tmp_path_factory.mktemp("lab")
     lines: list[str] = []
-    return gradients.run(load_scales(scales_dataset), out, SMALL, lines.append), out, lines
+    return gradients.run(load_lab_data(scales_dataset), out, SMALL, lines.append), out, lines
 
 
 def test_json_plot_and_curve_lengths(measured) -> None:
@@ -62,7 +55,7 @@ def test_larger_radius_keeps_more_gradient_far_back(measured) -> None:
 
 def test_singular_values_match_torch(measured, scales_dataset: Path) -> None:
     numbers = measured[0].numbers
-    data = load_scales(scales_dataset)
+    data = load_lab_data(scales_dataset)
     for cell in ("rnn", "lstm"):
         net = build_network(data, gradients.cell_settings(SMALL, cell))
         weight = net.rnn.weight_hh_l0.detach().double()
@@ -79,7 +72,7 @@ def test_singular_values_match_torch(measured, scales_dataset: Path) -> None:
 
 def test_gradient_of_a_linear_rnn_is_powers_of_w(scales_dataset: Path) -> None:
     # an RNN whose steps stay in tanh's linear region: the measured gradient is (W^T)^k g
-    data = load_scales(scales_dataset)
+    data = load_lab_data(scales_dataset)
     net = build_network(data, gradients.cell_settings(SMALL, "rnn"))
     with torch.no_grad():
         for name, p in net.rnn.named_parameters():
@@ -93,5 +86,5 @@ def test_gradient_of_a_linear_rnn_is_powers_of_w(scales_dataset: Path) -> None:
 
 def test_refuses_a_distance_past_the_curve(scales_dataset: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--distance 60"):
-        gradients.run(load_scales(scales_dataset), tmp_path,
+        gradients.run(load_lab_data(scales_dataset), tmp_path,
                       gradients.Options(max_distance=40, distance=60))

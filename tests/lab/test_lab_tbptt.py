@@ -11,25 +11,18 @@ import pytest
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.lab import tbptt
-from melodyrnn.lab.data import LabData
-from melodyrnn.prepare.shards import read_split
+from melodyrnn.lab.data import load_lab_data
 
 # windows of 30 with k1 = 4: 7 whole chunks and one of 2 steps, 8 updates per window
 SMALL = tbptt.Options(batches=12, hidden_size=16, seq_len=30, k1=4, k2s=(8, 4, 16))
 
-
-def load_scales(path: Path) -> LabData:
-    """The scales dataset as LabData (its vocabulary is its own, not the note tokenizer's
-    default, so `load_lab_data` cannot rebuild a tokenizer for it)."""
-    vocab = json.loads((path / "tokenizer.json").read_text())["vocab"]
-    return LabData(path, None, vocab, {s: read_split(path, s) for s in ("train", "valid", "test")})
 
 
 @pytest.fixture(scope="module")
 def compared(scales_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """The small comparison, run once for the module: (result, out folder, progress lines)."""
     out, lines = tmp_path_factory.mktemp("lab"), []
-    return tbptt.run(load_scales(scales_dataset), out, SMALL, lines.append), out, lines
+    return tbptt.run(load_lab_data(scales_dataset), out, SMALL, lines.append), out, lines
 
 
 def test_updates_per_window_are_the_chunks(compared) -> None:

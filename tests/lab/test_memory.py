@@ -9,27 +9,21 @@ import numpy as np
 import pytest
 
 from melodyrnn.errors import ConfigError
-from melodyrnn.lab import gradients, memory
-from melodyrnn.lab.data import LabData
+from melodyrnn.lab import gradients, memory, probes
+from melodyrnn.lab.data import load_lab_data
 from melodyrnn.lab.train import build_network
-from melodyrnn.prepare.shards import read_split, write_split
+from melodyrnn.prepare.shards import write_split
 
 SMALL = memory.Options(batches=30, hidden_size=16, distances=(1, 2, 4), min_positions=20,
                        probe_steps=40)
 
-
-def load_scales(path: Path) -> LabData:
-    """The scales dataset as LabData (its vocabulary is its own, not the note tokenizer's
-    default, so `load_lab_data` cannot rebuild a tokenizer for it)."""
-    vocab = json.loads((path / "tokenizer.json").read_text())["vocab"]
-    return LabData(path, None, vocab, {s: read_split(path, s) for s in ("train", "valid", "test")})
 
 
 @pytest.fixture(scope="module")
 def probed(scales_dataset: Path, tmp_path_factory: pytest.TempPathFactory):
     """One small run of the experiment, shared by the tests of this module."""
     out = tmp_path_factory.mktemp("lab")
-    data = load_scales(scales_dataset)
+    data = load_lab_data(scales_dataset)
     lines: list[str] = []
     return memory.run(data, out, SMALL, lines.append), out, lines
 
@@ -71,7 +65,7 @@ def test_tokens_back_counts_pitch_and_duration(probed) -> None:
 
 
 def test_note_positions_by_hand(scales_dataset: Path) -> None:
-    data = load_scales(scales_dataset)
+    data = load_lab_data(scales_dataset)
     melody = np.array([1, 3, 15, 4, 16, 5, 15, 2])  # BOS P60 D1 P61 D2 P62 D1 EOS
     positions = memory.note_positions(data, [melody], (0, 1, 2))
     assert positions.step.tolist() == [1, 3, 5]
@@ -80,7 +74,7 @@ def test_note_positions_by_hand(scales_dataset: Path) -> None:
 
 
 def test_refuses_distances_no_melody_reaches(scales_dataset: Path, tmp_path: Path) -> None:
-    data = load_scales(scales_dataset)
+    data = load_lab_data(scales_dataset)
     with pytest.raises(ConfigError, match="--distances"):
         memory.run(data, tmp_path, memory.Options(distances=(64,), batches=1, hidden_size=8))
 
@@ -97,14 +91,15 @@ def test_prefix_recall_of_a_meter_token(tmp_path: Path) -> None:
         write_split(tmp_path, split, [tune() for _ in range(n)])
     (tmp_path / "tokenizer.json").write_text(json.dumps({"name": "note", "options": {},
                                                          "vocab": vocab}))
-    data = load_scales(tmp_path)
+    data = load_lab_data(tmp_path)
     options = memory.Options(hidden_size=16, probe_steps=40)
     net = build_network(data, gradients.cell_settings(options, "rnn"))
     melodies = {s: data.melodies(s) for s in ("train", "valid")}
-    prefix = memory.prefix_recall(data, {"rnn": net}, melodies, options)
+    prefix = probes.prefix_recall(data, {"rnn": net}, melodies, options.probe_steps,
+                                  options.l2)
     entry = prefix["TimeSig"]
-    assert "Key" not in prefix and prefix["steps"] == list(memory.PREFIX_STEPS)
-    assert len(entry["rnn"]) == len(entry["majority"]) == len(memory.PREFIX_STEPS)
+    assert "Key" not in prefix and prefix["steps"] == list(probes.PREFIX_STEPS)
+    assert len(entry["rnn"]) == len(entry["majority"]) == len(probes.PREFIX_STEPS)
     assert entry["positions"][0] == 30
     assert entry["rnn"][-1] is None  # no tune is 65 tokens past its meter
     # an untrained RNN's state still echoes the token it read a step ago
