@@ -15,8 +15,8 @@ folder, and says in a few sentences what the numbers show:
 - `inputs` (`lab/inputs.py`, `lab/chars.py`): one-hot against embedding input, and a
   character-level model of the same tunes written as ABC text.
 
-`lab all` (`lab/suite.py`) runs them in turn and writes `report.html` (`lab/report.py`). The networks are the
-package's own (`models/network.py`); the lab trains them with a short loop of its own
-(`lab/train.py`: the same loss, clipping and truncated BPTT as `fit`) so that it can record
-every update.
+`lab all` (`lab/suite.py`) runs them in turn and writes `report.html` (`lab/report.py`). The
+networks are the package's own (`models/network.py`); the lab trains them with a short loop of
+its own (`lab/train.py`: the same loss, clipping and truncated BPTT as `fit`) so that it can
+record every update.
 """
