@@ -228,7 +228,8 @@ def reading(numbers: dict[str, Any]) -> list[str]:
     full, fixed, noise = numbers["full"], numbers["fixed"], numbers["noise"]
     sentences = [
         f"Full BPTT over windows of {numbers['seq_len']} tokens scored {full['valid_bpn']:.2f} "
-        f"bits per note after {numbers['epochs']:.0f} epochs ({full['updates']} updates, "
+        f"bits per note after {numbers['epochs']:.0f} epoch{'s' * (round(numbers['epochs']) != 1)} "
+        f"({full['updates']} updates, "
         f"{full['seconds_per_epoch']:.2f} s per epoch); one seed is shown, and differences "
         f"under {noise:g} bits per note are read as noise.",
         _read_k2(numbers), _read_cost(numbers)]
