@@ -31,7 +31,7 @@ GENERATED_COLOR, REFERENCE_COLOR = "tab:orange", "tab:blue"
 INTERVAL_CLIP = 12  # leaps wider than an octave count as an octave
 
 
-def _figure(width: float, height: float) -> Figure:
+def figure(width: float, height: float) -> Figure:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -43,7 +43,7 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, out_png: str | Path, force: bool, dpi: int = 120) -> Path:
+def save_png(fig: Figure, out_png: str | Path, force: bool = True, dpi: int = 120) -> Path:
     """Write `fig` to `out_png` through a temporary file and a rename."""
     return atomic_write(out_png, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi), force)
 
@@ -175,7 +175,7 @@ def plot_training_curves(metrics_csv: str | Path, out_png: str | Path, *,
                         f"found (columns: {', '.join(sorted(series)) or 'none'})")
     count = len(panels) + ("train_grad_norm" in steps)
     cols = 2 if count == 4 else count
-    fig = _figure(4.6 * cols if cols == 2 else 4.2 * cols, 3.2 * (-(-count // cols)) + 0.3)
+    fig = figure(4.6 * cols if cols == 2 else 4.2 * cols, 3.2 * (-(-count // cols)) + 0.3)
     axes = fig.subplots(-(-count // cols), cols, squeeze=False).ravel()
     best = _best_epoch(series)
     for ax, (key, label) in zip(axes, panels, strict=False):
@@ -184,7 +184,7 @@ def plot_training_curves(metrics_csv: str | Path, out_png: str | Path, *,
         _plot_step_panel(axes[len(panels)], *steps["train_grad_norm"])
     run = Path(metrics_csv).resolve().parent
     fig.suptitle(f"training curves: {run.parent.name}/{run.name}")
-    return _save(fig, out_png, force, dpi=100)
+    return save_png(fig, out_png, force, dpi=100)
 
 
 # --- piano roll --------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def plot_piano_roll(melody: Melody, out_png: str | Path, *, title: str | None = 
     n_bars = max(1, -(-melody.end_step // spb))
     pitches = melody.pitches or [60]
     low, high = min(pitches) - 2, max(pitches) + 2
-    fig = _figure(min(18.0, 3.0 + 1.1 * n_bars), min(8.0, 2.0 + 0.16 * (high - low)))
+    fig = figure(min(18.0, 3.0 + 1.1 * n_bars), min(8.0, 2.0 + 0.16 * (high - low)))
     ax = fig.add_subplot()
     for p in range(low, high + 1):  # shade the black keys' rows
         if p % 12 in _BLACK_KEYS:
@@ -261,7 +261,7 @@ def plot_piano_roll(melody: Melody, out_png: str | Path, *, title: str | None = 
         context.insert(0, str(melody.key))
     ax.set_title(title if title is not None else
                  f"{melody.source or 'melody'}  ({', '.join(context)})", fontsize=10)
-    return _save(fig, out_png, force)
+    return save_png(fig, out_png, force)
 
 
 # --- metric histograms -------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def plot_metric_histograms(generated: Sequence[Melody], reference: Sequence[Melo
     count = len(table) + 1
     cols = min(4, count)
     rows = -(-count // cols)
-    fig = _figure(3.3 * cols, 2.5 * rows + 0.5)
+    fig = figure(3.3 * cols, 2.5 * rows + 0.5)
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, (name, g, r) in zip(axes, table, strict=False):
         _plot_feature_panel(ax, name, g, r, labels)
@@ -357,4 +357,4 @@ def plot_metric_histograms(generated: Sequence[Melody], reference: Sequence[Melo
                fontsize=9)
     fig.suptitle(f"{labels[0]} ({len(generated)} melodies) vs {labels[1]} "
                  f"({len(reference)} melodies)", x=0.02, ha="left", fontsize=11)
-    return _save(fig, out_png, force)
+    return save_png(fig, out_png, force)

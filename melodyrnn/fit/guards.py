@@ -76,10 +76,18 @@ class Interruption:
         return asked
 
 
+DIVERGED_PATIENCE = 5  # training steps running above the limit that stop a run
+
+
+def loss_limit(vocab_size: int) -> float:
+    """2 ln V nats per token: twice the loss of guessing uniformly among V tokens."""
+    return 2 * math.log(vocab_size) if vocab_size > 1 else math.inf
+
+
 class DivergenceGuard(Callback):
     """Stops training when the loss is not finite or above 2 ln(vocab size) (see the module)."""
 
-    def __init__(self, patience: int = 5) -> None:
+    def __init__(self, patience: int = DIVERGED_PATIENCE) -> None:
         self.patience = patience
         self.bad_steps = 0
         self.limit = math.inf
@@ -93,7 +101,7 @@ class DivergenceGuard(Callback):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.vocab_size = int(getattr(pl_module.hparams, "vocab_size", 0) or 0)
-        self.limit = 2 * math.log(self.vocab_size) if self.vocab_size > 1 else math.inf
+        self.limit = loss_limit(self.vocab_size)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule,
                            outputs: Any, batch: Any, batch_idx: int) -> None:

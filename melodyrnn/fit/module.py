@@ -278,15 +278,10 @@ class MelodyLightningModule(L.LightningModule):
         Lightning calls this after AMP has unscaled the gradients and DDP has averaged them,
         in both automatic and manual optimization.
         """
-        params = [p for p in self.parameters() if p.grad is not None]
-        if not params:
+        if not any(p.grad is not None for p in self.parameters()):
             return
-        # clip_grad_norm_ returns the norm before clipping; with max_norm=inf it clips nothing
-        max_norm = self.grad_clip_norm or math.inf
-        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        norm = clip_gradients(self, self.grad_clip_norm, self.grad_clip_value)
         self.log("train_grad_norm", norm, on_step=True, on_epoch=False)
-        if self.grad_clip_value > 0:
-            torch.nn.utils.clip_grad_value_(params, self.grad_clip_value)
 
     def configure_optimizers(self) -> Any:
         optimizer: torch.optim.Optimizer
@@ -338,6 +333,17 @@ class MelodyLightningModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["melodyrnn"] = {"version": __version__, "network": self.net.options(),
                                    "metrics": dict(self.epoch_metrics)}
+
+
+def clip_gradients(module: torch.nn.Module, clip_norm: float, clip_value: float) -> Tensor:
+    """Clip the gradients by total L2 norm (if clip_norm), then each element to +-clip_value
+    (if clip_value); the total norm before clipping."""
+    params = [p for p in module.parameters() if p.grad is not None]
+    # clip_grad_norm_ returns the norm before clipping; with max_norm=inf it clips nothing
+    norm = torch.nn.utils.clip_grad_norm_(params, clip_norm or math.inf)
+    if clip_value > 0:
+        torch.nn.utils.clip_grad_value_(params, clip_value)
+    return norm
 
 
 def _check_training_options(optimizer: str, lr: float, weight_decay: float, lr_schedule: str,

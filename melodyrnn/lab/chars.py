@@ -28,10 +28,9 @@ from melodyrnn.core.melody import Melody
 from melodyrnn.errors import CorpusError, MelodyRNNError
 from melodyrnn.io.outputs.abc import to_abc
 from melodyrnn.lab.data import LabData
-from melodyrnn.prepare.shards import TokenSplit
+from melodyrnn.prepare.shards import SPLITS, TokenSplit
 from melodyrnn.tokenizers import Tokenizer
 
-SPLITS = ("train", "valid", "test")
 HEADER_FIELDS = ("M:", "L:", "K:")  # the header lines kept; the body follows K:
 SPECIALS = ("PAD", "BOS", "EOS", "UNK")  # ids 0-3; UNK stands for a character unseen in train
 UNK_ID = SPECIALS.index("UNK")

@@ -13,13 +13,13 @@ from torch import Tensor
 
 from melodyrnn.errors import CorpusError, TokenizerError
 from melodyrnn.fit.datamodule import read_dataset_tokenizer, read_manifest
+from melodyrnn.fit.module import NOTE_PREFIXES
 from melodyrnn.prepare.build import prepare
-from melodyrnn.prepare.shards import TokenSplit, read_split
+from melodyrnn.prepare.shards import SPLITS, TokenSplit, read_split
 from melodyrnn.tokenizers import Tokenizer, load_tokenizer
 
 DEFAULT_CORPUS = "essen-kinder"
 DEFAULT_PATH = Path("corpora") / DEFAULT_CORPUS
-NOTE_PREFIXES = ("Pitch_", "NoteOn_")
 
 
 @dataclass
@@ -85,7 +85,7 @@ class LabData:
     def describe(self) -> dict[str, Any]:
         """What the JSON of an experiment records of its data."""
         digest = hashlib.sha1()
-        for split in ("train", "valid", "test"):
+        for split in SPLITS:
             digest.update(np.ascontiguousarray(self.splits[split].tokens).tobytes())
         return {"path": str(self.path), "corpus": self.manifest.get("corpus", self.path.name),
                 "vocab_size": self.vocab_size,
@@ -105,7 +105,7 @@ def load_lab_data(path: str | Path | None = None, *, quiet: bool = False) -> Lab
             print(f"building {directory} from music21's corpus (once; a few seconds)")
         prepare(DEFAULT_CORPUS, directory, progress=False)
     tokenizer_json = read_dataset_tokenizer(directory)
-    splits = {split: read_split(directory, split) for split in ("train", "valid", "test")}
+    splits = {split: read_split(directory, split) for split in SPLITS}
     for split in ("train", "valid"):
         if len(splits[split]) == 0:
             raise CorpusError(f"{directory}: the {split} split holds no melodies; the lab "

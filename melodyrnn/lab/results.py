@@ -1,4 +1,5 @@
-"""What an experiment hands back (`LabResult`), its JSON, and the plotting canvas it draws on.
+"""What an experiment hands back (`LabResult`), its JSON, and how it saves its plots (drawn on
+`evaluate/plots.py`'s `figure`, re-exported here).
 
 Every experiment writes into its own folder `OUT/NAME/`: `NAME.json` (every number, the
 settings, the versions of everything that computed them, the data's fingerprint) and its PNG
@@ -19,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from melodyrnn._files import atomic_write, atomic_write_text, make_folder
+from melodyrnn._files import atomic_write_text, make_folder
 from melodyrnn._version import __version__
 from melodyrnn.errors import MelodyRNNError
+from melodyrnn.evaluate.plots import figure as figure  # the experiments draw on it
+from melodyrnn.evaluate.plots import save_png
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,21 +106,6 @@ def experiment_folder(out: Path, name: str) -> Path:
     return make_folder(folder, fix="choose another --out")
 
 
-def figure(width: float, height: float) -> Figure:
-    """A matplotlib figure on its own Agg canvas (no pyplot, no window)."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MelodyRNNError(f"the lab draws plots with matplotlib, which cannot be imported "
-                             f"({exc}); install it with `pip install \"melodyrnn[plots]\"`"
-                             ) from exc
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> str:
     """Write the figure as a PNG (atomically); its file name."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
-    return path.name
+    return save_png(fig, path, dpi=dpi).name

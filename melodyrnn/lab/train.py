@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from melodyrnn.fit.guards import DIVERGED_PATIENCE, loss_limit
+from melodyrnn.fit.module import clip_gradients
 from melodyrnn.fit.tbptt import truncated_bptt
 from melodyrnn.lab.data import LabData
-from melodyrnn.models.network import MelodyLSTM, NetworkConfig
-
-DIVERGED_PATIENCE = 5  # updates running above 2 ln V, as fit's DivergenceGuard
+from melodyrnn.models.network import MelodyLSTM, NetworkConfig, sequence_loss, token_losses
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def train(net: MelodyLSTM, data: LabData, settings: TrainSettings) -> TrainLog:
     optimizer: torch.optim.Optimizer = (
         torch.optim.SGD(net.parameters(), lr=settings.lr) if settings.optimizer == "sgd"
         else torch.optim.Adam(net.parameters(), lr=settings.lr))
-    log, limit, bad = TrainLog(), 2 * math.log(data.vocab_size), 0
+    log, limit, bad = TrainLog(), loss_limit(data.vocab_size), 0
     order = torch.empty(0, dtype=torch.long)
     best: dict[str, Tensor] | None = None
     net.train()
@@ -99,7 +98,7 @@ def train(net: MelodyLSTM, data: LabData, settings: TrainSettings) -> TrainLog:
         nonlocal bad
         optimizer.zero_grad()
         loss.backward()
-        log.grad_norms.append(clip_gradients(net, settings.clip_norm, settings.clip_value))
+        log.grad_norms.append(float(clip_gradients(net, settings.clip_norm, settings.clip_value)))
         optimizer.step()
         value = float(loss.detach())
         log.losses.append(value)
@@ -108,8 +107,7 @@ def train(net: MelodyLSTM, data: LabData, settings: TrainSettings) -> TrainLog:
             raise _Diverged
 
     def score(logits: Tensor, chunk_targets: Tensor) -> Tensor:
-        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), chunk_targets.reshape(-1),
-                               ignore_index=data.pad_id)
+        return sequence_loss(logits, chunk_targets, data.pad_id)
 
     try:
         for batch in range(settings.batches):
@@ -154,15 +152,6 @@ class _Diverged(Exception):
     """Raised inside an update to end a run that blew up."""
 
 
-def clip_gradients(net: torch.nn.Module, clip_norm: float, clip_value: float) -> float:
-    """Clip by total norm (if clip_norm), then by value (if clip_value); the norm before."""
-    params = [p for p in net.parameters() if p.grad is not None]
-    norm = torch.nn.utils.clip_grad_norm_(params, clip_norm or math.inf)
-    if clip_value:
-        torch.nn.utils.clip_grad_value_(params, clip_value)
-    return float(norm)
-
-
 @torch.no_grad()
 def bits_per_note(net: MelodyLSTM, data: LabData, split: str = "valid",
                   seq_len: int = 512) -> float:
@@ -172,9 +161,7 @@ def bits_per_note(net: MelodyLSTM, data: LabData, split: str = "valid",
     nats = 0.0
     for start in range(0, len(inputs), 64):
         logits, _ = net(inputs[start:start + 64])  # (b, T, V)
-        nats += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)),
-                                      targets[start:start + 64].reshape(-1),
-                                      ignore_index=data.pad_id, reduction="sum"))
+        nats += float(token_losses(logits, targets[start:start + 64], data.pad_id).sum())
     return nats / math.log(2) / max(1, data.notes(split))
 
 
