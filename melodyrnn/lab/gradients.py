@@ -311,7 +311,8 @@ def _draw_spectra(ax: Any, cells: dict[str, Any]) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("largest singular value of the recurrent weights")
     ax.set_title("sigma_max of W_hh and its gate blocks")
-    ax.legend(fontsize=7.5, loc="lower right")
+    ax.set_xlim(0, 1.45 * max(init + final + [1.0]))  # room for the legend beside the bars
+    ax.legend(fontsize=7.5, loc="best")
 
 
 def reading(numbers: dict[str, Any]) -> list[str]:
