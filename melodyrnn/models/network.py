@@ -139,6 +139,16 @@ class NetworkConfig:
         return options
 
 
+def _embedding(num: int, dim: int) -> nn.Embedding:
+    """nn.Embedding(num, dim), drawn as nn.Embedding draws it (one normal_, the same random
+    numbers), except on the meta device, where drawing would import torch's compiler (about
+    2 s) just to learn the shapes (`models.weights.expected_shapes`)."""
+    weight = torch.empty(num, dim)
+    if not weight.is_meta:
+        nn.init.normal_(weight)
+    return nn.Embedding(num, dim, _weight=weight)
+
+
 class MelodyLSTM(nn.Module):
     """Recurrent language model over token ids: (B, T) ids -> (B, T, V) logits and a state.
 
@@ -162,13 +172,13 @@ class MelodyLSTM(nn.Module):
 
         self.drop = nn.Dropout(config.dropout)
         embedded = config.input == "embedding"
-        self.encoder = nn.Embedding(config.vocab_size, config.embedding_dim) if embedded else None
+        self.encoder = _embedding(config.vocab_size, config.embedding_dim) if embedded else None
         input_size = config.embedding_dim if embedded else config.vocab_size
         self.lookback_encoder = self.position_encoder = None
         if config.lookback:
             # a small table of their own (the PAD row means "none"), for either kind of input
-            self.lookback_encoder = nn.Embedding(config.vocab_size, LOOKBACK_EMBEDDING_DIM)
-            self.position_encoder = nn.Embedding(BAR_POSITIONS + 1, POSITION_EMBEDDING_DIM)
+            self.lookback_encoder = _embedding(config.vocab_size, LOOKBACK_EMBEDDING_DIM)
+            self.position_encoder = _embedding(BAR_POSITIONS + 1, POSITION_EMBEDDING_DIM)
             input_size += 2 * LOOKBACK_EMBEDDING_DIM + POSITION_EMBEDDING_DIM + 2  # + 2 flags
         rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[config.cell]
         # nn.RNN* applies dropout between layers only; with one layer it would just warn.
