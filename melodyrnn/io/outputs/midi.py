@@ -1,13 +1,16 @@
-"""Write MIDI files through pretty_midi: one track, tempo, meter and key, in playing order.
+"""Write MIDI files: one track, tempo, meter and key, in playing order.
 
 MIDI has no repeat signs, so a file holds the melody as played (`as_played`): repeats taken,
-endings chosen, and a pickup sounding at once, with no silence before it. pretty_midi is
-imported inside the functions that use it, so importing this module stays cheap.
+endings chosen, and a pickup sounding at once, with no silence before it. Files are written
+here byte by byte (a format-1 standard MIDI file: a tempo track, then the melody's track),
+so writing a .mid imports neither pretty_midi nor the audio stack it loads; `to_pretty_midi`
+gives the same notes as a PrettyMIDI for those who want one (pretty_midi is imported inside).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,7 +76,51 @@ def _key_number(key: Key) -> int:
 
 
 def write_midi(melody: Melody, path: str | Path, program: int = 0) -> Path:
-    """Write `melody` as a one-track standard MIDI file; returns the path."""
+    """Write `melody` as a standard MIDI file (General MIDI `program`); returns the path."""
     path = Path(path)
-    to_pretty_midi(melody, program=program).write(str(path))
+    path.write_bytes(midi_bytes(melody, program=program))
     return path
+
+
+def midi_bytes(melody: Melody, program: int = 0) -> bytes:
+    """The standard MIDI file of `melody` as played: format 1, a tempo track (tempo, meter,
+    key) and one melody track on channel 0, at the resolution `to_pretty_midi` uses."""
+    melody = as_played(melody)
+    spq = melody.steps_per_quarter
+    resolution = spq * max(1, _WRITE_TICKS_PER_QUARTER // spq)
+    per_step = resolution // spq
+    num, den = melody.time_signature
+    # microseconds per quarter, in 3 bytes: below 3.6 qpm MIDI's slowest tempo is written
+    micros = min(int(60_000_000 / melody.qpm), 0xFFFFFF)  # truncated, as pretty_midi does
+    tempo = [(0, b"\xff\x51\x03" + micros.to_bytes(3, "big")),
+             (0, bytes([0xFF, 0x58, 4, num, den.bit_length() - 1, 24, 8]))]
+    if melody.key is not None:
+        tempo.append((0, bytes([0xFF, 0x59, 2, melody.key.sharps & 0xFF,
+                                int(melody.key.mode == "minor")])))
+    name = b"melody"
+    events = [(0, 0, bytes([0xFF, 0x03, len(name)]) + name), (0, 0, bytes([0xC0, program]))]
+    for n in melody.notes:  # at one tick, note-offs first: a repeated pitch sounds again
+        events.append((n.start_step * per_step, 2, bytes([0x90, n.pitch, n.velocity])))
+        events.append((n.end_step * per_step, 1, bytes([0x90, n.pitch, 0])))
+    events.sort(key=lambda e: (e[0], e[1]))
+    header = struct.pack(">4sIHHH", b"MThd", 6, 1, 2, resolution)
+    return header + _track(tempo) + _track([(tick, data) for tick, _, data in events])
+
+
+def _track(events: list[tuple[int, bytes]]) -> bytes:
+    """An MTrk chunk of (absolute tick, event bytes), sorted, closed by end-of-track."""
+    body, now = bytearray(), 0
+    for tick, data in [*events, (events[-1][0] if events else 0, b"\xff\x2f\x00")]:
+        body += _varlen(tick - now) + data
+        now = tick
+    return b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
+
+
+def _varlen(value: int) -> bytes:
+    """A MIDI variable-length quantity: 7 bits per byte, high bit set on all but the last."""
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))

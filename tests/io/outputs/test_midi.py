@@ -107,3 +107,48 @@ def test_midi_file_holds_the_playing_order(tmp_path_factory, form_melodies, play
     notes = score.tracks[0].notes if score.tracks else []  # a file of no notes has no track
     assert [(n.pitch, n.start_step, n.duration_steps) for n in notes] == playing_order(melody)[0]
     assert score.moved_onsets == 0
+
+
+# --- the file's own bytes ---------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(melody=melodies())
+def test_written_file_holds_what_pretty_midi_would_write(tmp_path_factory, melody):
+    import pretty_midi
+
+    folder = tmp_path_factory.mktemp("same")
+    ours = pretty_midi.PrettyMIDI(str(write_midi(melody, folder / "ours.mid", program=12)))
+    theirs = to_pretty_midi(melody, program=12)
+    theirs.write(str(folder / "theirs.mid"))
+    theirs = pretty_midi.PrettyMIDI(str(folder / "theirs.mid"))
+    assert ours.resolution == theirs.resolution
+    assert [i.program for i in ours.instruments] == [12]
+    assert [(n.pitch, n.start, n.end, n.velocity) for n in ours.instruments[0].notes] == \
+        [(n.pitch, n.start, n.end, n.velocity) for n in theirs.instruments[0].notes]
+    assert ours.get_tempo_changes()[1].tolist() == theirs.get_tempo_changes()[1].tolist()
+    assert [(t.numerator, t.denominator) for t in ours.time_signature_changes] == \
+        [melody.time_signature]
+    assert [k.key_number for k in ours.key_signature_changes] == \
+        [k.key_number for k in theirs.key_signature_changes]
+
+
+def test_slowest_tempo_is_written_as_midi_slowest(tmp_path):
+    import mido
+
+    path = write_midi(Melody([Note(60, 0, 4)], qpm=1.0), tmp_path / "slow.mid")
+    tempos = [m.tempo for m in mido.MidiFile(str(path)).tracks[0] if m.type == "set_tempo"]
+    assert tempos == [0xFFFFFF]
+
+
+def test_writing_a_midi_file_imports_no_pretty_midi(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom melodyrnn.core.melody import Melody, Note\n"
+            "from melodyrnn.io import write_melody\n"
+            f"write_melody(Melody([Note(60, 0, 4)]), {str(tmp_path / 'a.mid')!r})\n"
+            "print(sorted({'pretty_midi', 'mido', 'fluidsynth', 'music21'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "a.mid").read_bytes()[:4] == b"MThd"
