@@ -13,7 +13,9 @@ In one run, on the same splits:
   valid figure to 4 decimals), or the script exits with an error; it prints the times and
   their ratio;
 - the model's scoring (`evaluate_network`, batches of 32 whole tunes) with torch's default
-  oneDNN LSTM kernel and with its native one, so the faster is known for evaluate's shapes;
+  oneDNN LSTM kernel and with its native one, taking turns, so the faster is known for
+  evaluate's shapes (best wall and best CPU seconds: CPU seconds leave out waiting for a
+  busy core);
 - the whole command, `python -m melodyrnn evaluate --data DATA --json --quiet`, in a fresh
   process (start-up and reading included), unless --no-command.
 
@@ -155,8 +157,9 @@ def compare_ngrams(data: str, rounds: int) -> dict[str, Any]:
             "order": new.extra["order"], "valid_nats_per_token_by_order": new_by_order}
 
 
-def time_model(data: str, model_path: str | None, rounds: int) -> dict[str, float]:
-    """Seconds to score the split with the model, with oneDNN's LSTM and with torch's own."""
+def time_model(data: str, model_path: str | None, rounds: int) -> dict[str, tuple[float, float]]:
+    """Best wall and CPU seconds to score the split with the model, with oneDNN's LSTM and
+    with torch's own, the two taking turns round by round."""
     import torch
 
     import melodyrnn as mr
@@ -165,11 +168,14 @@ def time_model(data: str, model_path: str | None, rounds: int) -> dict[str, floa
     model = mr.load_model(model_path)
     test = read_sequences(data, "test")
     pitch_ids = set(model.tokenizer.pitch_token_ids)
-    seconds = {}
-    for name, onednn in (("onednn", True), ("native", False)):
-        with torch.backends.mkldnn.flags(enabled=onednn):
-            seconds[name], _ = best_of(rounds, lambda: evaluate_network(
-                model.network, test, pitch_ids, tokenizer=model.tokenizer))
+    seconds = {"onednn": (math.inf, math.inf), "native": (math.inf, math.inf)}
+    for _ in range(rounds):
+        for name, onednn in (("onednn", True), ("native", False)):
+            with torch.backends.mkldnn.flags(enabled=onednn):
+                wall, cpu = time.perf_counter(), time.process_time()
+                evaluate_network(model.network, test, pitch_ids, tokenizer=model.tokenizer)
+                took = (time.perf_counter() - wall, time.process_time() - cpu)
+            seconds[name] = (min(seconds[name][0], took[0]), min(seconds[name][1], took[1]))
     return seconds
 
 
@@ -204,8 +210,8 @@ def main() -> None:
           f"{ngram['order']}-gram {ngram['bits_per_note']:.6f} bits/note against "
           f"{ngram['reference_bits_per_note']:.6f}")
     model = time_model(args.data, args.model, args.rounds)
-    print(f"model scoring: oneDNN LSTM {model['onednn']:.2f} s, native LSTM "
-          f"{model['native']:.2f} s")
+    print("model scoring (wall, CPU s): oneDNN LSTM {:.2f}, {:.2f}; native LSTM {:.2f}, {:.2f}"
+          .format(*model["onednn"], *model["native"]))
     if not args.no_command:
         seconds, figures = time_command(args.data, args.model)
         print(f"melodyrnn evaluate --data {args.data}: {seconds:.2f} s; model "

@@ -8,9 +8,10 @@ the figures (nats per token, perplexity, bits per note, accuracy) are those of
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def evaluate_network(network: Any, sequences: list[list[int]], pitch_ids: set[in
     is_pitch = torch.zeros(max(max(pitch_ids, default=0) + 1, 1), dtype=torch.bool)
     is_pitch[list(pitch_ids)] = True
     is_pitch = is_pitch.to(device)
-    with torch.no_grad():
+    with torch.no_grad(), _threads_for(batch_size, device):
         for start in range(len(order) - 1, -1, -batch_size):
             batch = [sequences[i] for i in order[max(0, start - batch_size + 1):start + 1]]
             batch.reverse()  # (B, T) rows longest first, so rows still running are a prefix
@@ -89,8 +90,8 @@ def evaluate_network(network: Any, sequences: list[list[int]], pitch_ids: set[in
     return result
 
 
-# A segment of a batch runs at least this many steps: shorter ones cost more in calls than
-# the padding they save.
+# A segment of a batch runs at least this many steps, so a batch takes few calls. On the folk
+# test split segments cut the CPU time of scoring by a third; 16 to 128 steps measure alike.
 MIN_SEGMENT_STEPS = 64
 
 
@@ -124,6 +125,28 @@ def _score_batch(network: Any, ids: Any, features: Any, targets_per_row: list[in
         if running < rows and running:
             state = _first_rows(state, running)
         rows = running
+
+
+# Up to this many rows (evaluate's whole batches included) a step is too small to share among
+# CPU threads: they mostly wait for each other, so such segments run on one thread, as the
+# sampler's small batches do. Measured on 2 busy cores, 32 rows x 278 steps of the bundled
+# model: 0.53 s on one thread, 1.35 s on two (and 3x the CPU seconds).
+FEW_ROWS = 32
+
+
+@contextlib.contextmanager
+def _threads_for(rows: int, device: Any) -> Iterator[None]:
+    """One CPU thread for the scoring of batches of up to FEW_ROWS rows."""
+    import torch
+    threads = torch.get_num_threads()
+    if rows > FEW_ROWS or device.type != "cpu" or threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _first_rows(state: Any, rows: int) -> Any:
