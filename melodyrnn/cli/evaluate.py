@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 from melodyrnn.evaluate.compare import compare_sets, format_comparison
-from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
 from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
 from melodyrnn.evaluate.plots import plot_metric_histograms
 from melodyrnn.evaluate.samples import read_samples_played, read_split_played
@@ -32,17 +33,22 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", help="with --samples: also write metric histograms to this .png")
     p.add_argument("--no-baseline", action="store_true", help="skip the n-gram baseline")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.samples:
         return _run_evaluate_samples(args)
-    # torch loads with the model, so only when a model is scored
+    # the scoring imports torch, so it loads only when a model is scored
+    from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
+
+    # the model loader imports torch too
     from melodyrnn.generate.model import load_model
 
     model = load_model(args.model)
-    results = evaluate_dataset(model, args.data, args.split, baseline=not args.no_baseline)
+    results = evaluate_dataset(model, args.data, args.split, baseline=not args.no_baseline,
+                               progress=not args.quiet)
     if args.json:
         print(json.dumps({k: r.to_dict() for k, r in results.items()}, indent=2))
     else:
@@ -51,11 +57,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate_samples(args: argparse.Namespace) -> int:
-    reference = read_split_played(args.data, args.split)
-    training = read_split_played(args.data, "train")
-    samples = read_samples_played(args.samples, reference[0].steps_per_quarter)
-    comparison = compare_sets(samples, reference)
-    originality = OriginalityIndex(training).check_all(samples)
+    # decoding the training split back from its tokens takes seconds for a few thousand
+    # tunes, so a bar names each phase as it runs
+    with _phases(5, args.quiet) as bar:
+        bar.set_postfix_str(f"reading the {args.split} split")
+        reference = read_split_played(args.data, args.split)
+        bar.update()
+        bar.set_postfix_str("reading the train split")
+        training = read_split_played(args.data, "train")
+        bar.update()
+        bar.set_postfix_str(f"reading {args.samples}")
+        samples = read_samples_played(args.samples, reference[0].steps_per_quarter)
+        bar.update()
+        bar.set_postfix_str("comparing metrics")
+        comparison = compare_sets(samples, reference)
+        bar.update()
+        bar.set_postfix_str("looking for copies")
+        originality = OriginalityIndex(training).check_all(samples)
+        bar.update()
     if args.json:
         print(json.dumps({"metrics": comparison,
                           "originality": [r.__dict__ for r in originality]}, indent=2,
@@ -68,3 +87,10 @@ def _run_evaluate_samples(args: argparse.Namespace) -> int:
     if args.plot:
         print(f"wrote {plot_metric_histograms(samples, reference, Path(args.plot))}")
     return 0
+
+
+def _phases(total: int, quiet: bool) -> Any:
+    """A progress bar of `total` phases on stderr; silent when quiet or not on a terminal."""
+    from tqdm import tqdm
+    return tqdm(total=total, desc="evaluate", unit="phase", file=sys.stderr, leave=False,
+                disable=quiet or not sys.stderr.isatty())

@@ -64,3 +64,70 @@ def test_a_lookback_model_is_scored_alike_in_any_batch(lookback_model, bars_data
         evaluate_network(model.network, sequences, pitch_ids)
     results = evaluate_dataset(model, bars_dataset, "test", baseline=False)
     assert results["model"].log_likelihood == pytest.approx(one.log_likelihood, rel=1e-5)
+
+
+class _Recording:
+    """A network that records the (B, T) shape of every forward call, then runs it."""
+
+    def __init__(self, network):
+        self.network, self.shapes = network, []
+
+    def __getattr__(self, name):
+        return getattr(self.network, name)
+
+    def __call__(self, ids, state, lookback):
+        self.shapes.append(tuple(ids.shape))
+        return self.network(ids, state, lookback)
+
+
+@pytest.mark.parametrize("cell, attention", [("lstm", 0), ("gru", 0), ("lstm", 8)],
+                         ids=["lstm", "gru", "lstm-attention"])
+def test_rows_that_end_leave_the_batch_and_the_figures_stay(cell, attention):
+    """Tunes of very unequal length in one batch: scored in segments, rows dropped as they
+    end, the totals are those of each tune scored alone."""
+    import torch
+
+    from melodyrnn.evaluate.likelihood import MIN_SEGMENT_STEPS, evaluate_network
+    from melodyrnn.models.network import MelodyLSTM
+
+    torch.manual_seed(0)
+    network = MelodyLSTM(12, cell=cell, embedding_dim=8, hidden_size=16, num_layers=2,
+                         attention=attention)
+    rng = torch.Generator().manual_seed(1)
+    lengths = [1, 2, 5, 70, 71, 200, 330]
+    sequences = [torch.randint(1, 12, (n,), generator=rng).tolist() for n in lengths]
+    pitch_ids = {3, 4, 5, 6}
+    alone = [evaluate_network(network, [s], pitch_ids) for s in sequences]
+    recording = _Recording(network)
+    together = evaluate_network(recording, sequences, pitch_ids, batch_size=8)
+    assert together.tokens == sum(r.tokens for r in alone) == sum(n - 1 for n in lengths)
+    assert together.notes == sum(r.notes for r in alone)
+    assert together.correct == sum(r.correct for r in alone)
+    assert together.log_likelihood == pytest.approx(sum(r.log_likelihood for r in alone),
+                                                    rel=1e-5)
+    # one batch: every row for the first segment, then only the rows still running
+    rows = [b for b, _ in recording.shapes]
+    assert rows[0] == 6 and rows == sorted(rows, reverse=True) and rows[-1] == 1
+    assert sum(t for _, t in recording.shapes) == 329
+    assert all(t >= MIN_SEGMENT_STEPS for _, t in recording.shapes[:-1])
+
+
+def test_a_progress_step_hears_of_every_token():
+    import torch
+
+    from melodyrnn.evaluate.likelihood import evaluate_network
+    from melodyrnn.models.network import MelodyLSTM
+
+    torch.manual_seed(0)
+    network = MelodyLSTM(12, embedding_dim=8, hidden_size=16, num_layers=1)
+    sequences = [[1, 2, 3] * n for n in (1, 5, 40, 90)]
+    heard: list[int] = []
+    result = evaluate_network(network, sequences, {2}, batch_size=3, step=heard.append)
+    assert sum(heard) == result.tokens == sum(len(s) - 1 for s in sequences)
+    assert len(heard) > 2
+
+
+def test_no_progress_bar_when_stderr_is_no_terminal(lookback_model, bars_dataset, capsys):
+    model = mr.load_model(lookback_model)
+    evaluate_dataset(model, bars_dataset, "test", progress=True)
+    assert capsys.readouterr().err == ""
