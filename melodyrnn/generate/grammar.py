@@ -24,8 +24,10 @@ sequences and require the same masks and states at every step.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -57,6 +59,18 @@ GROUPS = ("BOS", "TimeSig", "Key", "Duration", "EOS", "Bar", "Pitch", "Rest", "H
           "NoteOff")
 _GROUP = {name: i for i, name in enumerate(GROUPS)}
 NEVER = len(GROUPS)  # the group of ids never allowed
+# the grammars built, by tokenizer (a tokenizer is never changed once made) and device
+_BUILT: weakref.WeakKeyDictionary[Any, dict[torch.device, BatchGrammar]] = \
+    weakref.WeakKeyDictionary()
+
+
+def batch_grammar(tokenizer: Any, device: torch.device | str = "cpu") -> BatchGrammar:
+    """The `BatchGrammar` of a tokenizer on a device, built once (its tables take a while)."""
+    device = torch.device(device)
+    made = _BUILT.setdefault(tokenizer, {})
+    if device not in made:
+        made[device] = BatchGrammar(tokenizer, device)
+    return made[device]
 
 
 class BatchGrammar:
@@ -81,19 +95,16 @@ class BatchGrammar:
         self.group = torch.tensor(groups, device=self.device)  # (V,) group of each id
         self.need = torch.tensor(need, device=self.device)  # (V,) value its group must allow
         # the linear map of each token: new = linear @ state + offset (see the module)
-        linear = torch.eye(FIELDS, dtype=torch.long).repeat(len(kinds), 1, 1)  # (V, F, F)
-        offset = torch.zeros(len(kinds), FIELDS, dtype=torch.long)  # (V, F)
-        changes: dict[tuple[str, int], dict[int, tuple[int, dict[int, int]]]] = {}
+        linear = np.tile(np.eye(FIELDS, dtype=np.int64), (len(kinds), 1, 1))  # (V, F, F)
+        offset = np.zeros((len(kinds), FIELDS), dtype=np.int64)  # (V, F)
         for i, kind in enumerate(kinds):
-            key = (kind, values[i])
-            if key not in changes:
-                changes[key] = self._changes(kind, values[i])
-            for field, (const, terms) in changes[key].items():
+            for field, (const, terms) in self._changes(kind, values[i]).items():
                 linear[i, field] = 0
                 for term, coefficient in terms.items():
                     linear[i, field, term] = coefficient
                 offset[i, field] = const
-        self.linear, self.offset = linear.to(self.device), offset.to(self.device)
+        self.linear = torch.from_numpy(linear).to(self.device)
+        self.offset = torch.from_numpy(offset).to(self.device)
         self.repeat_end = torch.tensor([k == REPEAT_END for k in kinds], device=self.device)
 
     def _group_name(self, kind: str, value: int) -> str | None:

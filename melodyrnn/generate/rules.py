@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from melodyrnn.generate.constraints import constraint_mask, time_advance
-from melodyrnn.generate.grammar import PHASE, PHASES, SPB, START_STEP, STEP, BatchGrammar
+from melodyrnn.generate.grammar import PHASE, PHASES, SPB, START_STEP, STEP, batch_grammar
 from melodyrnn.generate.settings import CAP_MARGIN, MIN_FREE_NOTES, SampleSettings
 from melodyrnn.tokenizers.grammar import DURATION
 
@@ -33,7 +33,7 @@ class StepRules:
                  prefix_notes: int = 0, steps_per_bar: int = 0) -> None:
         self.tokenizer = tokenizer
         self.settings = settings
-        self.grammar = BatchGrammar(tokenizer, device)
+        self.grammar = batch_grammar(tokenizer, device)
         self.steps_per_bar = steps_per_bar
         self.enough = prefix_notes + MIN_FREE_NOTES  # notes before a free tune may end
         self.eos = tokenizer.eos_id

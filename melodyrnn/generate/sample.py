@@ -111,13 +111,13 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
         if uses_lookback(network) else None
     ids = torch.tensor([prefix] * num, dtype=torch.long, device=device)  # (B, T0)
     last, net_state = read_prefix(network, ids, lookback.prefix if lookback else None)  # (B, V)
+    # one uniform per melody and step, melody by melody: a melody's numbers are the same
+    # whatever the batch holds beside it, so its tune does not depend on the others
+    randoms = torch.rand(num, settings.max_tokens, generator=generator).to(device)
     any_ending = False  # whether some row chose to end mid-bar
     for step in range(settings.max_tokens):
         mask, finishing = rules.for_step(step, state, notes, ending, any_ending)  # (B, V)
-        # every melody has its own uniform a step, so its tune does not depend on the others
-        uniforms = torch.rand(num, generator=generator).to(device)
-        if len(rows) < num:
-            uniforms = uniforms[rows]  # (B,)
+        uniforms = randoms[:, step] if len(rows) == num else randoms[rows, step]  # (B,)
         chosen = draw(last.masked_fill(~mask, -math.inf), settings, uniforms)  # (B,)
         if bool((chosen == eos).any()):  # the model ends a tune mid-bar:
             early = (chosen == eos) & ~rules.whole(state)
