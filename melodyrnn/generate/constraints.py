@@ -8,6 +8,10 @@ new note, repeat or ending, and closes the repeat or ending it has open before a
 (the grammar allows EOS only once the form is closed); a row that may not end yet may not
 choose EOS. Masks are built once per grammar state and room left, and looked up by the
 state's identity.
+
+`Masks` reads one `GrammarState` per row: beam search uses it, and it is the reference that
+the sampler's tensor rules (`rules.py`) are tested against. The pitch constraints and the
+steps each id moves time on are shared by both (`constraint_mask`, `time_advance`).
 """
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ whatever B is:
 
 - `allowed(state)`: the (B, V) mask of the ids that may come next. Every id belongs to one
   group (EOS, Bar, the Pitch ids, the Rest ids, each form mark, ...); the grammar's rules
-  give each row, for each group, -1 (not allowed) or the largest value allowed (the longest
-  Rest, the longest Pickup; 0 for groups without one), and one gather compares each id's
-  value with its group's limit.
+  say for each row which groups are allowed, one gather spreads that over the ids, and the
+  longest Rest and Pickup allowed cut those two groups by value.
 - `advance(state, ids)`: the state after each row's id. Every token changes the state by a
   linear map of its fields (`step + 2`, `section_step = step`, `phase = body`), so the
   tokenizer's transitions become, per token, a small (F, F) matrix and an offset, gathered
@@ -93,7 +92,10 @@ class BatchGrammar:
             groups.append(_GROUP.get(name, NEVER) if name else NEVER)
             need.append(values[i] if name in ("Rest", "Pickup") else 0)
         self.group = torch.tensor(groups, device=self.device)  # (V,) group of each id
-        self.need = torch.tensor(need, device=self.device)  # (V,) value its group must allow
+        need_tensor = torch.tensor(need, device=self.device)  # value its group must allow
+        self.needs = {name: torch.where(self.group == _GROUP[name], need_tensor, 0)
+                      for name in ("Rest", "Pickup")}  # (V,) each, 0 outside the group
+        self.members = {name: self.group == i for name, i in _GROUP.items()}  # (V,) each
         # the linear map of each token: new = linear @ state + offset (see the module)
         linear = np.tile(np.eye(FIELDS, dtype=np.int64), (len(kinds), 1, 1))  # (V, F, F)
         offset = np.zeros((len(kinds), FIELDS), dtype=np.int64)  # (V, F)
@@ -106,6 +108,9 @@ class BatchGrammar:
         self.linear = torch.from_numpy(linear).to(self.device)
         self.offset = torch.from_numpy(offset).to(self.device)
         self.repeat_end = torch.tensor([k == REPEAT_END for k in kinds], device=self.device)
+        # after a Pitch only a Duration may come: half the steps of the note encoding, and
+        # every row at once when the batch is small, so that mask is kept whole
+        self.durations = (self.group == _GROUP["Duration"])[None] if not self.grid else None
 
     def _group_name(self, kind: str, value: int) -> str | None:
         if kind in ("BOS", "TimeSig", "Key", "Duration", "EOS", "Bar", "Pitch", "Rest",
@@ -192,17 +197,21 @@ class BatchGrammar:
     def allowed(self, state: Tensor) -> tuple[Tensor, Tensor | None]:
         """(B, V) masks of the ids allowed next, and (with form tokens) (B, V) masks of the
         ids that close the form left open (`Tokenizer.form_closing_ids`), else None."""
+        if self.durations is not None and \
+                bool((state[:, PHASE] == PHASES.index(DURATION)).all()):
+            return self.durations.expand(state.size(0), -1), None
         rules, limits, closing = self.rules(state)
         no = torch.zeros_like(rules["BOS"])
-        zero = torch.zeros_like(state[:, 0])
         allowed = torch.stack([rules.get(name, no) for name in GROUPS] + [no], dim=1)
-        values = torch.stack([limits.get(name, zero) for name in GROUPS] + [zero], dim=1)
-        group_limits = torch.where(allowed, values, -1)  # (B, groups + 1)
-        mask = self.need <= group_limits[:, self.group]  # (B, V)
+        mask = allowed[:, self.group]  # (B, V): each id as its group's rule says
+        for name, limit in limits.items():  # ... within the longest Rest, the longest Pickup
+            mask &= self.needs[name] <= limit[:, None]
         if closing is None:
             return mask, None
-        closes = torch.stack([closing.get(name, no) for name in GROUPS] + [no], dim=1)
-        return mask, closes[:, self.group] & mask
+        closes = torch.zeros_like(mask)
+        for name, rows in closing.items():
+            closes |= rows[:, None] & self.members[name]
+        return mask, closes & mask
 
     def rules(self, state: Tensor) -> tuple[dict[str, Tensor], dict[str, Tensor],
                                             dict[str, Tensor] | None]:

@@ -82,7 +82,7 @@ class StepRules:
         is left); a row with `room` steps left may not sound or rest past them (NO_TARGET:
         no limit)."""
         mask, closing = self.grammar.allowed(state)
-        mask &= self.constraint
+        mask = mask & self.constraint
         if room is not None:
             mask &= self.advance <= room[:, None]
         if finishing is not None and bool(finishing.any()):

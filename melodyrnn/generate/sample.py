@@ -5,9 +5,15 @@ so a 256-token melody costs 256 single-step forwards, never a re-run of the pref
 step (as in nanoGPT's sample loop):
 
 1. take the logits of the last position, (B, V);
-2. forbid what the tokenizer's grammar or the user's constraints rule out (pitch range, scale);
+2. forbid what the tokenizer's grammar or the user's constraints rule out (pitch range, scale,
+   length; `rules.py`, tensor ops over the batch, no Python per row);
 3. apply the strategy: divide by the temperature, keep the top-k, keep the nucleus (top-p);
-4. softmax and draw (or argmax when the temperature is 0); feed the drawn token back in.
+4. softmax and draw (or argmax when the temperature is 0) with the melody's own uniform
+   number for this step; advance every row's grammar state; feed the drawn token back in.
+
+A row that ends (EOS) leaves the batch: its recurrent state, grammar state and lookback rows
+are dropped, so the last forwards of a batch compute only the melodies still going, and the
+results come back in the order asked for.
 
 Beam search (`beam.py`) keeps, for each requested melody, the `beam` sequences of highest
 log-likelihood, growing each by `branch` sampled tokens per step (Magenta's Melody RNN).
@@ -128,7 +134,10 @@ def _sample(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: in
                                      chosen)
         if finishing is not None:  # end as soon as the grammar lets us
             chosen = torch.where(finishing & mask[:, eos], eos, chosen)
-        out[rows, step] = chosen
+        if len(rows) == num:
+            out[:, step] = chosen
+        else:
+            out[rows, step] = chosen
         state = rules.grammar.advance(state, chosen)  # the mask allowed it
         notes = notes + rules.is_pitch[chosen]
         done = chosen == eos
