@@ -12,12 +12,13 @@ Three ways to draw `--num` melodies of `--tokens` tokens from the same network:
   ours at that same size.
 
 The sampler has no switch that turns EOS off. With `--length full` (the default) it gets a
-note target it can never reach, which forbids EOS until the last 8 steps of the cap, where
-the sampler closes the note in hand and ends: every melody runs (nearly) the full length.
+note target it can never reach, which forbids EOS until the last 12 steps of the cap
+(`CAP_MARGIN`), where the sampler closes the note in hand and ends: every melody runs
+(nearly) the full length.
 `--length free` samples as `generate` does with no length: a melody may end at any EOS, and
-the loop runs until the last one ends. Either way the floor runs exactly as many loop steps
-(and forwards) as ours did, so the time ratio compares equal work; tokens/s counts the tokens
-each side keeps. Sides alternate (A B A B ...) and the best round of each counts.
+the loop runs until the last one ends. Either way the floor runs as many loop steps as ours
+did (ours computes only the rows not yet ended); tokens/s counts the tokens each side keeps.
+Sides alternate (A B A B ...) and the best round of each counts.
 
 Two goals are measured in the same run, as ratios: ours over the floor at `--num` x `--tokens`
 (goal 1.05x), and a single tune of `--single-bars` bars (4/4) over the network forwards it
@@ -25,14 +26,13 @@ needed alone, one row, the same number of steps (goal 2x). The model FLOPs of th
 kept (`models/flops.py`, forward only) give achieved GFLOP/s, and MFU against `--peak-tflops`
 or, on CUDA, the data-sheet peak of the chip at `--precision`. `--precision bf16-mixed` runs
 the network under `torch.autocast` in bfloat16 (on the CPU too, where it measures torch's CPU
-bfloat16 kernels, not what a GPU does); masks and the draw stay in float32.
+bfloat16 kernels, not what a GPU does, and is refused where oneDNN has no bfloat16 LSTM);
+masks and the draw stay in float32.
 
-Torch runs on one thread unless `--threads` says otherwise: on a machine whose cores are busy
-(a model training beside it), two OpenMP threads wait on each other at every op, a step takes
-about 5x longer at batch 1000 (over 100x at batch 1), and the noise swamps the differences
-measured here. On an idle machine `--threads 0` (torch's default) is the fairer setting. Each
-side's best wall and best CPU seconds are both shown: CPU seconds leave out time spent waiting
-for a busy core.
+Torch runs on one thread unless `--threads` says otherwise: on a busy machine two OpenMP
+threads wait on each other at every op (about 5x slower at batch 1000, over 100x at batch 1);
+on an idle one `--threads 0` (torch's default) is fairer. Each side's best wall and best CPU
+seconds are shown: CPU seconds leave out time spent waiting for a busy core.
 
     /work/venv/bin/python benchmarks/generate_speed.py                   # 1000 x 256, 5 rounds
     /work/venv/bin/python benchmarks/generate_speed.py --model runs/folk/version_0 --rounds 3
@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
-import io
 import pstats
 import time
 from collections.abc import Callable
@@ -212,7 +211,7 @@ PROFILE_PARTS = [
 
 def profile_ours(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
                  tokens: int, free: bool) -> None:
-    """cProfile one call of ours; print where the time goes, by part, then the top functions."""
+    """cProfile one call of ours; print where the time goes, by part."""
     profiler = cProfile.Profile()
     profiler.enable()
     run_ours(network, tokenizer, prefix, num, tokens, free)
@@ -230,13 +229,6 @@ def profile_ours(network: torch.nn.Module, tokenizer: Any, prefix: list[int], nu
         print(f"  {label:<46} {seconds:6.2f} s  {seconds / total:5.1%}")
     rest = total - accounted
     print(f"  {'the rest (loop bookkeeping in sample_ids)':<46} {rest:6.2f} s  {rest / total:5.1%}")
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(12)
-    lines = text.getvalue().splitlines()
-    start = next(i for i, line in enumerate(lines) if "ncalls" in line)
-    print("  top functions by own time:")
-    for line in lines[start:start + 13]:
-        print("   ", line.replace(str(Path.cwd()) + "/", "")[:110])
 
 
 def naive_estimate(seconds: float, num: int, steps: int, prefix_len: int, full_num: int,
