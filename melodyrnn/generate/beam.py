@@ -50,7 +50,7 @@ def blocked_durations(events: list[tuple[int, int]], pitch: int,
     return blocked
 
 
-def _reorder(state: Any, index: Tensor) -> Any:
+def select_rows(state: Any, index: Tensor) -> Any:
     """Pick batch rows of a recurrent state ((h, c) for an LSTM, h otherwise): (L, B, H);
     with attention an `AttentionState`, its window of past outputs too."""
     if isinstance(state, AttentionState):
@@ -160,7 +160,7 @@ def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int],
         events = new_events
         if all(done):
             break
-        state = _reorder(state, parents)
+        state = select_rows(state, parents)
         lookback.reorder(parents)
         logits, state = network(chosen.view(-1, 1), state, lookback.push(chosen))
         last = logits[:, -1, :]

@@ -8,6 +8,10 @@ new note, repeat or ending, and closes the repeat or ending it has open before a
 (the grammar allows EOS only once the form is closed); a row that may not end yet may not
 choose EOS. Masks are built once per grammar state and room left, and looked up by the
 state's identity.
+
+`Masks` reads one `GrammarState` per row: beam search uses it, and it is the reference that
+the sampler's tensor rules (`rules.py`) are tested against. The pitch constraints and the
+steps each id moves time on are shared by both (`constraint_mask`, `time_advance`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,39 @@ import torch
 from torch import Tensor
 
 from melodyrnn.errors import ConfigError
-from melodyrnn.generate.settings import MIN_FREE_NOTES, SampleSettings, bar_end, end_target
+from melodyrnn.generate.settings import (
+    CAP_MARGIN,
+    MIN_FREE_NOTES,
+    SampleSettings,
+    bar_end,
+    end_target,
+)
 from melodyrnn.tokenizers.grammar import DURATION
 
 TIMED = frozenset({"Duration", "Rest", "Hold"})  # note-encoding tokens that move time on
+
+
+def constraint_mask(tokenizer: Any, settings: SampleSettings) -> Tensor:
+    """(V,) the ids the user's constraints leave: pitches in the range and scale, and no
+    "meter or key not known" token (when the model picks them, it picks real ones)."""
+    allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
+    low, high = settings.pitch_range or (0, 127)
+    for token_id in tokenizer.pitch_token_ids:
+        pitch = tokenizer.token_pitch(token_id)
+        if not low <= pitch <= high:
+            allowed[token_id] = False
+        if settings.scale and pitch % 12 not in settings.scale.pitch_classes:
+            allowed[token_id] = False
+    allowed[tokenizer.unknown_prefix_ids] = False
+    if not allowed[list(tokenizer.pitch_token_ids)].any():
+        raise ConfigError("the pitch range and scale together leave no pitch to play")
+    return allowed
+
+
+def time_advance(tokenizer: Any) -> Tensor:
+    """(V,) steps each id moves time on (Duration, Rest, Hold of the note encoding), else 0."""
+    return torch.tensor([max(tokenizer._values[i], 0) if tokenizer._kinds[i] in TIMED else 0
+                         for i in range(tokenizer.vocab_size)], dtype=torch.long)
 
 
 class Masks:
@@ -35,24 +68,10 @@ class Masks:
         self.prefix_notes = prefix_notes
         self.steps_per_bar = steps_per_bar
         self.whole_bars_only = True  # EOS only where the bar is whole (see `for_step`)
-        allowed = torch.ones(tokenizer.vocab_size, dtype=torch.bool)
-        for token_id in tokenizer.pitch_token_ids:
-            pitch = tokenizer.token_pitch(token_id)
-            low, high = settings.pitch_range or (0, 127)
-            if not low <= pitch <= high:
-                allowed[token_id] = False
-            if settings.scale and pitch % 12 not in settings.scale.pitch_classes:
-                allowed[token_id] = False
-        allowed[tokenizer.unknown_prefix_ids] = False  # when the model picks them: real ones
-        if not allowed[list(tokenizer.pitch_token_ids)].any():
-            raise ConfigError("the pitch range and scale together leave no pitch to play")
-        self.constraint = allowed
+        self.constraint = constraint_mask(tokenizer, settings)
         self.pitch_ids = torch.tensor(tokenizer.pitch_token_ids, dtype=torch.long)
         self.opening_ids = torch.tensor(tokenizer.form_opening_ids, dtype=torch.long)
-        # steps each token moves time on (Duration, Rest, Hold of the note encoding), else 0
-        self.advance = torch.tensor(
-            [max(tokenizer._values[i], 0) if tokenizer._kinds[i] in TIMED else 0
-             for i in range(tokenizer.vocab_size)], dtype=torch.long)
+        self.advance = time_advance(tokenizer)
         self.rest_ids = torch.tensor(tokenizer.kind_ids("Rest"), dtype=torch.long)
         self.longest = int(self.advance.max())
         # grammar masks are cached tuples inside the tokenizer, so their identity is a cheap key
@@ -98,7 +117,7 @@ class Masks:
         its bar (no new notes, a rest to the bar's end) before the EOS it chose."""
         settings, tok = self.settings, self.tokenizer
         # near the cap, finish the note in hand so the sequence still ends grammatically
-        near_cap = step >= settings.max_tokens - 8
+        near_cap = step >= settings.max_tokens - CAP_MARGIN
         last_chance = step >= settings.max_tokens - 4  # ... or at least end grammatically
         finishing, may_end, rooms = [], [], []
         enough = self.prefix_notes + MIN_FREE_NOTES

@@ -11,6 +11,10 @@ from melodyrnn.core.limits import LIMITS, limit
 from melodyrnn.errors import ConfigError
 
 MIN_FREE_NOTES = 8  # without a length, a tune may end once it has added this many notes
+# Tokens before the cap (`max_tokens`) from which every row finishes: the note in hand, the
+# bar, an open repeat or ending (a rest, a RepeatEnd, the ending owed, Bars). 8 left about one
+# row in 40 of a form-writing model unclosed at the cap; 12, about one in 500.
+CAP_MARGIN = 12
 # Beam x branch rows a melody's search scores each step: a beam of 64 with a branch of 64, far
 # past where a wider beam still helps, with (4096, V) logits a step (12 MB for 700 tokens).
 MAX_CANDIDATES = 4096

@@ -1,14 +1,20 @@
-"""Sampling and generation: strategies, primers, constraints, conditioning, seeds, beam search."""
+"""Sampling and generation: strategies, the draw, primers, constraints, conditioning, seeds,
+rows leaving the batch, beam search."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 
 import melodyrnn as mr
 from melodyrnn.errors import ConfigError
-from melodyrnn.generate.sample import filter_top_k, filter_top_p
+from melodyrnn.generate.sample import draw, filter_top_k, filter_top_p, sample_ids
+from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.io.inputs.text import parse_primer
+from melodyrnn.models.network import MelodyLSTM
+from melodyrnn.tokenizers import get_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +110,78 @@ def test_bad_settings_are_one_sentence_errors(model):
                            ({"scale": "C:major", "pitch_range": (61, 61)}, "no pitch")):
         with pytest.raises(ConfigError, match=needle):
             model.generate(**kwargs)
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.7}, {"top_k": 3}, {"top_p": 0.8}],
+                         ids=["plain", "temperature", "top-k", "top-p"])
+def test_the_draw_follows_the_distribution(options):
+    """Chi-square of 40,000 draws against the probabilities they come from (fixed seed)."""
+    settings = SampleSettings(**options)
+    logits = torch.log(torch.tensor([0.3, 0.2, 0.15, 0.12, 0.1, 0.08, 0.05, 0.0, 0.0]))
+    rows = 40_000
+    generator = torch.Generator().manual_seed(0)
+    drawn = draw(logits.expand(rows, -1), settings, torch.rand(rows, generator=generator))
+    scaled = logits / settings.temperature
+    if settings.top_k is not None:
+        scaled = filter_top_k(scaled[None], settings.top_k)[0]
+    if settings.top_p is not None:
+        scaled = filter_top_p(scaled[None], settings.top_p)[0]
+    probs = torch.softmax(scaled, dim=-1).double()
+    counts = torch.bincount(drawn, minlength=len(probs)).double()
+    assert counts[probs == 0].sum() == 0  # never an id of probability 0 (masked or cut)
+    kept = probs > 0
+    expected = probs[kept] * rows
+    chi2 = float(((counts[kept] - expected) ** 2 / expected).sum())
+    # 99.9th percentile of chi-square with (kept - 1) degrees of freedom, at most 6
+    assert chi2 < {1: 10.8, 2: 13.8, 3: 16.3, 4: 18.5, 5: 20.5, 6: 22.5}[int(kept.sum()) - 1]
+
+
+def test_the_draw_never_takes_a_masked_id_at_the_top_of_the_range():
+    """A uniform just below 1 still lands on the last id of probability above 0."""
+    logits = torch.tensor([[0.0, 1.0, -math.inf, -math.inf]]).expand(3, -1)
+    uniforms = torch.tensor([0.0, 0.5, 1.0 - 2.0**-24])
+    assert draw(logits, SampleSettings(), uniforms).tolist() == [0, 1, 1]
+
+
+class _Counting(torch.nn.Module):
+    """A network that ends a tune soon (EOS made likely) and counts the rows it computes."""
+
+    def __init__(self, vocab_size: int, eos_id: int) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.network = MelodyLSTM(vocab_size, embedding_dim=8, hidden_size=16, num_layers=1,
+                                  dropout=0.0).eval()
+        with torch.no_grad():
+            self.network.decoder.bias[eos_id] = 3.0
+        self.rows: list[int] = []
+
+    def forward(self, ids, state=None, lookback=None):
+        self.rows.append(ids.size(0))
+        return self.network(ids, state, lookback)
+
+
+def test_rows_that_end_leave_the_batch_and_results_keep_their_order():
+    tok = get_tokenizer("note", pitch_range=(55, 79), bar_tokens=True, meter_token=True)
+    network = _Counting(tok.vocab_size, tok.eos_id)
+    settings = SampleSettings(max_tokens=120)
+    seqs = sample_ids(network, tok, [tok.bos_id], 8, settings, seed=5)
+    assert network.rows[0] == 8 and network.rows[-1] < 8  # the batch shrank as rows ended
+    assert network.rows == sorted(network.rows, reverse=True)
+    assert len({len(s) for s in seqs}) > 1  # they ended at different lengths
+    for seq in seqs:
+        assert tok.grammar_state(seq).phase == "end"
+    # each melody draws from its own numbers: the first two are the same in a batch of two
+    assert sample_ids(network.network, tok, [tok.bos_id], 2, settings, seed=5) == seqs[:2]
+
+
+def test_the_same_seed_writes_the_same_files(tmp_path):
+    model = mr.load_model()
+    written = []
+    for run in ("a", "b"):
+        melodies = model.generate(num=3, bars=2, seed=11, temperature=1.1)
+        written.append([m.write(tmp_path / f"{run}{i}.mid").read_bytes()
+                        for i, m in enumerate(melodies)])
+    assert written[0] == written[1]
+    other = model.generate(num=3, bars=2, seed=12, temperature=1.1)
+    assert [m.notes for m in other] != [m.notes for m in model.generate(num=3, bars=2, seed=11,
+                                                                          temperature=1.1)]

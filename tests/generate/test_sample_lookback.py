@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import melodyrnn as mr
-from melodyrnn.generate.beam import _reorder
+from melodyrnn.generate.beam import select_rows
 from melodyrnn.generate.sample import sample_ids
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.models.attention import AttentionState
@@ -48,20 +48,31 @@ def test_the_sampler_feeds_each_row_the_features_of_its_own_tokens(model):
     prefix = tok.encode_prefix("4/4")
     settings = SampleSettings(temperature=1.5, max_tokens=30)
     seqs = sample_ids(recorder, tok, prefix, 3, settings, seed=2)
-    ids = torch.cat([call[0] for call in recorder.calls], dim=1)  # (3, fed tokens)
-    fed = torch.cat([call[1] for call in recorder.calls], dim=1)  # (3, fed tokens, 5)
+    # the prefix goes to every row at once, then one token a call to the rows still going
+    # (a row that ended has left the batch), in their order
+    fed_ids: list[list[int]] = [call_ids.tolist() for call_ids in recorder.calls[0][0]]
+    fed: list[list[list[int]]] = [f.tolist() for f in recorder.calls[0][1]]
+    for call_ids, features in recorder.calls[1:]:
+        going = [r for r, seq in enumerate(seqs)
+                 if len(fed_ids[r]) < len(seq) and seq[len(fed_ids[r])] != tok.eos_id]
+        assert len(going) == call_ids.size(0)
+        for row, token, feature in zip(going, call_ids[:, 0].tolist(), features[:, 0].tolist(),
+                                       strict=True):
+            fed_ids[row].append(token)
+            fed[row].append(feature)
     for row, seq in enumerate(seqs):
-        n = min(len(seq), ids.size(1))
-        assert ids[row, :n].tolist() == seq[:n]
+        n = len(fed_ids[row])
+        assert fed_ids[row] == seq[:n]
+        assert n >= len(seq) - 2  # all but the last token (EOS, or the cap's last draw)
         expected = stream_features(tok, seq[:n]).astype(np.int64)
-        assert fed[row, :n].tolist() == expected.tolist()
+        assert fed[row] == expected.tolist()
 
 
 def test_beams_reorder_the_attention_window_with_the_state(model):
     _, state = model.network(torch.ones(3, 4, dtype=torch.long), None,
                              torch.zeros(3, 4, 5, dtype=torch.long))
     assert isinstance(state, AttentionState)
-    picked = _reorder(state, torch.tensor([2, 0, 0]))
+    picked = select_rows(state, torch.tensor([2, 0, 0]))
     assert torch.equal(picked.memory[0], state.memory[2])
     assert torch.equal(picked.rnn[1][:, 1], state.rnn[1][:, 0])  # the LSTM's c
     assert torch.equal(picked.filled, state.filled[[2, 0, 0]])
