@@ -8,11 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from melodyrnn.evaluate.compare import compare_sets, format_comparison
-from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
-from melodyrnn.evaluate.plots import plot_metric_histograms
-from melodyrnn.evaluate.samples import read_samples_played, read_split_played
-
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -57,6 +52,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_evaluate_samples(args: argparse.Namespace) -> int:
+    # numpy and the corpus readers load with this path only (every command imports this
+    # module to build its parser): the metrics,
+    from melodyrnn.evaluate.compare import compare_sets, format_comparison
+
+    # the copy finder,
+    from melodyrnn.evaluate.originality import OriginalityIndex, format_originality
+
+    # the histograms,
+    from melodyrnn.evaluate.plots import plot_metric_histograms
+
+    # and the readers of tunes
+    from melodyrnn.evaluate.samples import read_samples_played, read_split_played
+
     # decoding the training split back from its tokens takes seconds for a few thousand
     # tunes, so a bar names each phase as it runs
     with _phases(5, args.quiet) as bar:

@@ -14,9 +14,6 @@ from pathlib import Path
 from melodyrnn.cli import flags
 from melodyrnn.core.melody import Melody
 from melodyrnn.errors import ReadError, WriteError
-from melodyrnn.evaluate.plots import plot_metric_histograms, plot_piano_roll, plot_training_curves
-from melodyrnn.evaluate.samples import read_samples_played, read_split_played
-from melodyrnn.prepare.extract import read_melodies
 
 _VERSION = re.compile(r"version_(\d+)")
 
@@ -108,6 +105,8 @@ def find_metrics_csv(run: Path) -> Path:
 
 
 def run_curves(args: argparse.Namespace) -> int:
+    # matplotlib and the plots load with the command that draws them
+    from melodyrnn.evaluate.plots import plot_training_curves
     _check_out(args)
     metrics_csv = find_metrics_csv(Path(args.run))
     out = plot_training_curves(metrics_csv, args.out, force=args.force)
@@ -118,6 +117,12 @@ def run_curves(args: argparse.Namespace) -> int:
 # --- roll --------------------------------------------------------------------------------------
 
 def run_roll(args: argparse.Namespace) -> int:
+    # the plots (and matplotlib) load with the command that draws them
+    from melodyrnn.evaluate.plots import plot_piano_roll
+
+    # and the readers of files with the command that reads one
+    from melodyrnn.prepare.extract import read_melodies
+
     _check_out(args)
     source = Path(args.file)
     melodies = read_melodies(source, strategy="skyline")
@@ -150,11 +155,15 @@ def _bars(melody: Melody) -> str:
 
 def read_sample_sets(samples: str, data: str, split: str) -> tuple[list[Melody], list[Melody]]:
     """(samples, the split's melodies), as `melodyrnn evaluate --samples` reads them."""
+    # numpy and the corpus readers load with the command that reads them
+    from melodyrnn.evaluate.samples import read_samples_played, read_split_played
     reference = read_split_played(data, split)
     return read_samples_played(samples, reference[0].steps_per_quarter), reference
 
 
 def run_metrics(args: argparse.Namespace) -> int:
+    # matplotlib and the plots load with the command that draws them
+    from melodyrnn.evaluate.plots import plot_metric_histograms
     _check_out(args)
     generated, reference = read_sample_sets(args.samples, args.data, args.split)
     out = plot_metric_histograms(generated, reference, args.out,
