@@ -327,7 +327,15 @@ class MelodyLightningModule(L.LightningModule):
     # ---- fine-tuning and checkpoints ---------------------------------------------------------
 
     def setup(self, stage: str) -> None:
-        """Load `init_from` weights before fitting, unless resuming from a checkpoint."""
+        """Load `init_from` weights before fitting, unless resuming from a checkpoint; refuse
+        bfloat16 autocast of an LSTM on a CPU that cannot run it."""
+        if self._trainer is not None and self.net.config.cell == "lstm" \
+                and self._trainer.precision == "bf16-mixed" \
+                and self._trainer.strategy.root_device.type == "cpu" \
+                and not cpu_autocast_runs_lstm():
+            raise ConfigError("--trainer.precision bf16-mixed: torch cannot run an LSTM in "
+                              "bfloat16 on this CPU (its oneDNN has no bfloat16 LSTM here); "
+                              "use --trainer.precision 32-true on the CPU, or a GPU")
         resuming = self._trainer is not None and self._trainer.ckpt_path
         if stage == "fit" and self.init_from and not resuming:
             load_weights_into(self.net, self.init_from, self.tokenizer)
@@ -335,6 +343,18 @@ class MelodyLightningModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["melodyrnn"] = {"version": __version__, "network": self.net.options(),
                                    "metrics": dict(self.epoch_metrics)}
+
+
+def cpu_autocast_runs_lstm() -> bool:
+    """Whether torch.autocast("cpu", bfloat16) runs an nn.LSTM here: it hands the LSTM to
+    oneDNN, which has no bfloat16 LSTM on CPUs without bfloat16 instructions."""
+    lstm = torch.nn.LSTM(2, 2)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 1, 2))
+    except RuntimeError:  # "could not create a primitive descriptor for the LSTM ..."
+        return False
+    return True
 
 
 def clip_gradients(module: torch.nn.Module, clip_norm: float, clip_value: float) -> Tensor:
