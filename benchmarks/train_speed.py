@@ -8,8 +8,10 @@ non-PAD target tokens with each packing (goal: >= 90% for the chosen one).
 `--precision bf16-mixed` trains both sides in bfloat16 autocast: Lightning's precision plugin
 on the Lightning side, `torch.autocast(device, torch.bfloat16)` around the forward of the bare
 loop (the loss in float32 on both), so the ratio stays like for like. On a CPU this runs
-torch's CPU autocast; it shows the path works, and its speed is that of the CPU's bfloat16
-kernels (slower than float32 on a CPU without native bfloat16 instructions), nothing about a GPU.
+torch's CPU autocast: it shows the path works and says nothing about a GPU. A CPU whose oneDNN
+has no bfloat16 LSTM (no bfloat16 instructions) cannot run the LSTM under autocast at all, so
+there oneDNN is turned off on both sides and a note says so: the LSTM then runs in float32 on
+torch's own, slower kernel and only the decoder in bfloat16.
 
 Model FLOP utilisation (MFU): the network's training FLOPs per token, counted from its options
 by `melodyrnn.models.flops.flops_per_token(config, training=True)` (per layer 2*4*(in+H)*H for
