@@ -59,7 +59,6 @@ def test_flops_lines_give_mfu_against_the_given_peak(train_speed: ModuleType) ->
     assert lines[-1] == "no MFU: a CPU has no default peak; give --peak-tflops"
 
 
-@pytest.mark.slow
 def test_bf16_mixed_runs_on_cpu(train_speed: ModuleType,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     mkldnn = torch.backends.mkldnn.enabled
