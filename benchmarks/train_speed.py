@@ -5,8 +5,27 @@ Both train the same `MelodyLSTM` (same options, batch size, seq_len, Adam, clipp
 and the best round of each counts. Prints the ratio (goal: >= 0.9) and the share of real,
 non-PAD target tokens with each packing (goal: >= 90% for the chosen one).
 
+`--precision bf16-mixed` trains both sides in bfloat16 autocast: Lightning's precision plugin
+on the Lightning side, `torch.autocast(device, torch.bfloat16)` around the forward of the bare
+loop (the loss in float32 on both), so the ratio stays like for like. On a CPU this runs
+torch's CPU autocast: it shows the path works and says nothing about a GPU. A CPU whose oneDNN
+has no bfloat16 LSTM (no bfloat16 instructions) cannot run the LSTM under autocast at all, so
+there oneDNN is turned off on both sides and a note says so: the LSTM then runs in float32 on
+torch's own, slower kernel and only the decoder in bfloat16.
+
+Model FLOP utilisation (MFU): the network's training FLOPs per token, counted from its options
+by `melodyrnn.models.flops.flops_per_token(config, training=True)` (per layer 2*4*(in+H)*H for
+an LSTM, 2*H*V for the decoder, times 3 for forward and backward), times the tokens per second
+(every position of every window, PAD included, as the network computes them all), over the
+chip's peak. The peak is `--peak-tflops`, by default the data-sheet dense figure of a known
+CUDA chip at the chosen precision (`melodyrnn.models.flops.PEAK_TFLOPS`: H100/H200 989 TFLOP/s
+bf16, 67 fp32; A100 312 bf16, 19.5 fp32). A CPU has no default peak: without --peak-tflops
+only the achieved GFLOP/s is printed.
+
     python benchmarks/train_speed.py                      # synthetic corpus, folk model sizes
+    python benchmarks/train_speed.py --precision bf16-mixed --steps 3 --rounds 1   # CPU path
     python benchmarks/train_speed.py --data corpora/folk --device cuda --steps 50
+    python benchmarks/train_speed.py --device cuda --precision bf16-mixed --batch-size 256
 """
 
 from __future__ import annotations
@@ -22,8 +41,11 @@ import torch
 import torch.nn.functional as F
 
 from melodyrnn.fit.datamodule import MelodyDataModule
-from melodyrnn.fit.module import MelodyLightningModule
-from melodyrnn.models.network import MelodyLSTM
+from melodyrnn.fit.module import MelodyLightningModule, cpu_autocast_runs_lstm
+from melodyrnn.models.flops import flops_per_token, peak_tflops
+from melodyrnn.models.network import MelodyLSTM, NetworkConfig
+
+PRECISIONS = ("32-true", "bf16-mixed")
 
 
 def write_synthetic_dataset(directory: Path, n_melodies: int, seed: int = 0) -> Path:
@@ -119,7 +141,8 @@ def time_bare_loop(data: MelodyDataModule, options: dict, args: argparse.Namespa
     return time.perf_counter() - start
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, refused in one sentence where it cannot run here."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a prepared dataset (default: synthetic)")
     parser.add_argument("--melodies", type=int, default=2000, help="synthetic corpus size")
@@ -134,9 +157,77 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds; best counts")
     parser.add_argument("--device", choices=["cpu", "cuda"],
                         default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"])
-    args = parser.parse_args()
+    parser.add_argument("--precision", default="32-true", choices=PRECISIONS,
+                        help="32-true, or bf16-mixed (bfloat16 autocast on both sides)")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help="the chip's peak TFLOP/s at this precision, for MFU (default: "
+                             "the data sheet's for H100, H200, A100; none on a CPU)")
+    args = parser.parse_args(argv)
+    for name in ("melodies", "batch_size", "seq_len", "embedding_dim", "hidden_size",
+                 "num_layers", "steps", "rounds"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} has to be 1 or more, got "
+                         f"{getattr(args, name)}")
+    if args.warmup < 0:
+        parser.error(f"--warmup has to be 0 or more, got {args.warmup}")
+    if args.peak_tflops is not None and not args.peak_tflops > 0:
+        parser.error(f"--peak-tflops has to be greater than 0, got {args.peak_tflops}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        built = f"torch {torch.__version__}"
+        built += "" if torch.version.cuda else ", built without CUDA"
+        parser.error(f"--device cuda: torch sees no CUDA device here ({built}); use --device "
+                     "cpu, or run on a machine with a GPU")
+    if args.device == "cuda" and args.precision == "bf16-mixed" \
+            and not torch.cuda.is_bf16_supported():
+        parser.error(f"--precision bf16-mixed: {torch.cuda.get_device_name()} has no bfloat16; "
+                     "use --precision 32-true")
+    return args
 
+
+def device_name(device: str) -> str:
+    """The CUDA device's name, or the CPU's as the platform gives it."""
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    import platform
+
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def flops_report(config: NetworkConfig, rates: dict[str, float], args: argparse.Namespace
+                 ) -> list[str]:
+    """Lines of model FLOPs per token, achieved FLOP/s per side, and MFU where a peak is known."""
+    per_token = flops_per_token(config, training=True)
+    name = device_name(args.device)
+    peak = args.peak_tflops
+    source = "--peak-tflops"
+    if peak is None and args.device == "cuda":
+        peak, source = peak_tflops(name, args.precision), "data sheet"
+    lines = [f"model FLOPs per token (training, forward + backward): {per_token:,}"]
+    for side, tokens_per_s in rates.items():
+        achieved = tokens_per_s * per_token  # FLOP/s
+        line = f"{side}: {achieved / 1e9:10,.1f} GFLOP/s"
+        if peak is not None:
+            line += f", MFU {achieved / (peak * 1e12):.2%} of {peak:g} TFLOP/s ({source})"
+        lines.append(line)
+    if peak is None:
+        what = "a CPU has no default peak" if args.device == "cpu" else \
+            f"no data-sheet peak for {name} at {args.precision}"
+        lines.append(f"no MFU: {what}; give --peak-tflops")
+    return lines
+
+
+def cpu_bfloat16_note(args: argparse.Namespace) -> str | None:
+    """On a CPU whose oneDNN has no bfloat16 LSTM, turn oneDNN off (both sides); what that means."""
+    if args.device != "cpu" or args.precision != "bf16-mixed" or cpu_autocast_runs_lstm():
+        return None
+    torch.backends.mkldnn.enabled = False  # torch's own LSTM kernel, which autocast leaves fp32
+    return ("note: this CPU's oneDNN has no bfloat16 LSTM, so oneDNN is off on both sides: the "
+            "LSTM runs in float32, the decoder in bfloat16")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    note = cpu_bfloat16_note(args)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.data or write_synthetic_dataset(Path(tmp) / "synthetic", args.melodies)
         data = MelodyDataModule(str(path), batch_size=args.batch_size, seq_len=args.seq_len,
@@ -154,13 +245,20 @@ def main() -> None:
             print(f"round {round_ + 1}: bare {tokens / bare_s[-1]:,.0f} tokens/s, Lightning "
                   f"{tokens / lightning_s[-1]:,.0f} tokens/s")
         bare, lightning = tokens / min(bare_s), tokens / min(lightning_s)
-        print(f"device {args.device}, {torch.get_num_threads()} threads, precision "
-              f"{args.precision}; LSTM {args.num_layers}x{args.hidden_size}, embedding "
-              f"{args.embedding_dim}, batch {args.batch_size} x seq_len {args.seq_len}, "
-              f"{args.steps} timed batches x {args.rounds} rounds after {args.warmup} warm-up")
+        print(f"device {args.device} ({device_name(args.device)}), {torch.get_num_threads()} "
+              f"threads, precision {args.precision}; LSTM {args.num_layers}x{args.hidden_size}, "
+              f"embedding {args.embedding_dim}, batch {args.batch_size} x seq_len "
+              f"{args.seq_len}, {args.steps} timed batches x {args.rounds} rounds after "
+              f"{args.warmup} warm-up")
         print(f"bare PyTorch loop: {bare:12,.0f} tokens/s")
         print(f"Lightning module : {lightning:12,.0f} tokens/s")
         print(f"ratio Lightning / bare: {lightning / bare:.3f}  (goal >= 0.9)")
+        config = NetworkConfig(data.vocab_size, pad_id=data.pad_id, **options)
+        for line in flops_report(config, {"bare PyTorch loop": bare,
+                                          "Lightning module ": lightning}, args):
+            print(line)
+        if note:
+            print(note)
         for packing in ("pack", "pad"):
             share = MelodyDataModule(str(path), batch_size=args.batch_size, seq_len=args.seq_len,
                                      packing=packing).real_token_share("train")

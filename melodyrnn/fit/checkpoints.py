@@ -178,7 +178,9 @@ class LastCheckpoint(Callback):
         self.stopped_at: tuple[int, int] | None = None  # (epoch, step) of a stop on a signal
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self.path = checkpoint_dir(trainer) / LAST
+        # Under DDP only the first process writes: every process takes its path, which names
+        # the version folder it chose (a process on another machine may see other versions).
+        self.path = Path(trainer.strategy.broadcast(str(checkpoint_dir(trainer) / LAST)))
         if trainer.is_global_zero:
             remove_stale_temporaries(self.path.parent)
 

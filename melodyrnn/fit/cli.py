@@ -178,12 +178,14 @@ class MelodyCLI(LightningCLI):
         writes = config.get("enable_checkpointing") is not False
         if not writes:
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
-            print("melodyrnn: note: checkpointing is off (--trainer.enable_checkpointing "
-                  "false): nothing is saved, so an interruption loses the run", file=sys.stderr)
         guard = DivergenceGuard()
         every = self._get(self.config_init, "checkpoint_every_n_steps", 0) or 0
         self.last_checkpoint = guard.last = LastCheckpoint(every, guard, write=writes)
-        return super()._instantiate_trainer(config, [*callbacks, guard, self.last_checkpoint])
+        trainer = super()._instantiate_trainer(config, [*callbacks, guard, self.last_checkpoint])
+        if not writes and trainer.is_global_zero:  # under DDP, said once
+            print("melodyrnn: note: checkpointing is off (--trainer.enable_checkpointing "
+                  "false): nothing is saved, so an interruption loses the run", file=sys.stderr)
+        return trainer
 
     def _run_dir(self, config: Any) -> Path:
         root = config.get("trainer", {}).get("default_root_dir") or "runs"

@@ -16,8 +16,9 @@ over processes, so they do not depend on batch sizes):
   as its duration, is charged to the note);
 - `{stage}_acc`: share of targets that are the model's most likely next token.
 
-Also `train_loss_step` and `train_grad_norm` (total L2 norm of the gradients before clipping)
-every optimizer step, and `lr` per epoch.
+Also `train_loss_step` (under DDP the mean over processes, so the divergence guard of every
+process decides alike) and `train_grad_norm` (total L2 norm of the gradients before clipping,
+after DDP averaged them) every optimizer step, and `lr` per epoch.
 
 A run writes to `{trainer.default_root_dir}/{run_name}/version_N/` (default `runs/default/...`):
 config.yaml, hparams.yaml, metrics.csv, TensorBoard events and checkpoints/ (best-*.ckpt and
@@ -38,7 +39,7 @@ from torch import Tensor
 
 from melodyrnn._version import __version__
 from melodyrnn.errors import ConfigError
-from melodyrnn.fit.tbptt import truncated_bptt
+from melodyrnn.fit.tbptt import common_length, truncated_bptt
 from melodyrnn.models.bundle import load_weights_into
 from melodyrnn.models.likelihood import Likelihood
 from melodyrnn.models.lookback import check_lookback_tokenizer
@@ -216,7 +217,7 @@ class MelodyLightningModule(L.LightningModule):
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor | None:
         if self.automatic_optimization:
             loss = self._shared_step(batch, "train")
-            self.log("train_loss_step", loss, prog_bar=True)
+            self.log("train_loss_step", loss, prog_bar=True, sync_dist=True)
             return loss
         self._truncated_bptt_step(batch)
         return None
@@ -229,7 +230,8 @@ class MelodyLightningModule(L.LightningModule):
         the forward pass still sees the whole window's history (with attention, the past
         outputs the state carries too).
         """
-        inputs, targets, lookback = self._unpack(batch)
+        # under DDP every process must step as often: one length for all (`fit/tbptt.py`)
+        inputs, targets, lookback = common_length(*self._unpack(batch), self.pad_id)
         optimizer = self.optimizers()
         assert not isinstance(optimizer, list)  # configure_optimizers returns one optimizer
 
@@ -240,7 +242,7 @@ class MelodyLightningModule(L.LightningModule):
             optimizer.zero_grad()
             self.manual_backward(loss)
             optimizer.step()  # runs on_before_optimizer_step: norm logged, gradients clipped
-            self.log("train_loss_step", loss.detach(), prog_bar=True)
+            self.log("train_loss_step", loss.detach(), prog_bar=True, sync_dist=True)
 
         truncated_bptt(self.net, inputs, targets, lookback, self.tbptt_steps, self.tbptt_k2,
                        score, update)
@@ -325,7 +327,15 @@ class MelodyLightningModule(L.LightningModule):
     # ---- fine-tuning and checkpoints ---------------------------------------------------------
 
     def setup(self, stage: str) -> None:
-        """Load `init_from` weights before fitting, unless resuming from a checkpoint."""
+        """Load `init_from` weights before fitting, unless resuming from a checkpoint; refuse
+        bfloat16 autocast of an LSTM on a CPU that cannot run it."""
+        if self._trainer is not None and self.net.config.cell == "lstm" \
+                and self._trainer.precision == "bf16-mixed" \
+                and self._trainer.strategy.root_device.type == "cpu" \
+                and not cpu_autocast_runs_lstm():
+            raise ConfigError("--trainer.precision bf16-mixed: torch cannot run an LSTM in "
+                              "bfloat16 on this CPU (its oneDNN has no bfloat16 LSTM here); "
+                              "use --trainer.precision 32-true on the CPU, or a GPU")
         resuming = self._trainer is not None and self._trainer.ckpt_path
         if stage == "fit" and self.init_from and not resuming:
             load_weights_into(self.net, self.init_from, self.tokenizer)
@@ -333,6 +343,18 @@ class MelodyLightningModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["melodyrnn"] = {"version": __version__, "network": self.net.options(),
                                    "metrics": dict(self.epoch_metrics)}
+
+
+def cpu_autocast_runs_lstm() -> bool:
+    """Whether torch.autocast("cpu", bfloat16) runs an nn.LSTM here: it hands the LSTM to
+    oneDNN, which has no bfloat16 LSTM on CPUs without bfloat16 instructions."""
+    lstm = torch.nn.LSTM(2, 2)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 1, 2))
+    except RuntimeError:  # "could not create a primitive descriptor for the LSTM ..."
+        return False
+    return True
 
 
 def clip_gradients(module: torch.nn.Module, clip_norm: float, clip_value: float) -> Tensor:

@@ -8,6 +8,10 @@ With k2 > k1 each update runs the network again over the k2 - k1 steps before it
 the detached state saved there, so gradients reach further back than one chunk; that costs
 about k2 / k1 times the forward work. Both `fit` (`--model.tbptt_steps`, `--model.tbptt_k2`)
 and `melodyrnn lab tbptt` train through `truncated_bptt` below.
+
+Under DDP each update averages gradients over the processes, so every process must make as
+many updates per batch: `common_length` pads a batch to the longest of any process ("pad"
+batches differ in length; packed windows all have seq_len and pass unchanged).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from melodyrnn.models.lookback import none_features
 from melodyrnn.models.network import MelodyLSTM, State, detach_state
 
 Score = Callable[[Tensor, Tensor], Tensor]  # (logits (B, n, V), targets (B, n)) -> loss
@@ -60,6 +66,28 @@ def truncated_bptt(net: MelodyLSTM, inputs: Tensor, targets: Tensor, lookback: T
         saved[end] = detach_state(state)
         for position in [p for p in saved if p < end - k2]:
             del saved[position]  # no later update starts before end - k2
+
+
+def common_length(inputs: Tensor, targets: Tensor, lookback: Tensor | None, pad_id: int
+                  ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The batch padded with PAD to the longest batch of any DDP process (one process: as is).
+
+    Padded targets hold PAD, which the loss ignores; padded lookback features are those of
+    padding. Costs one all-reduce of a number per batch.
+    """
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return inputs, targets, lookback
+    longest = torch.tensor(inputs.size(1), device=inputs.device)
+    torch.distributed.all_reduce(longest, op=torch.distributed.ReduceOp.MAX)
+    extra = int(longest) - inputs.size(1)
+    if extra == 0:
+        return inputs, targets, lookback
+    inputs = F.pad(inputs, (0, extra), value=pad_id)  # (B, T_max)
+    targets = F.pad(targets, (0, extra), value=pad_id)  # (B, T_max)
+    if lookback is not None:
+        fill = torch.tensor(none_features(pad_id), dtype=lookback.dtype, device=lookback.device)
+        lookback = torch.cat([lookback, fill.expand(lookback.size(0), extra, -1)], dim=1)
+    return inputs, targets, lookback  # lookback (B, T_max, 5)
 
 
 def _cut(lookback: Tensor | None, begin: int, end: int) -> Tensor | None:

@@ -49,3 +49,25 @@ def test_lookback_needs_bar_lines_and_batches_with_features(scales_tokenizer: di
     ids = torch.ones(2, 5, dtype=torch.long)
     with pytest.raises(ConfigError, match="its batches carry no lookback features"):
         module._shared_step((ids, ids), "train")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bf16_mixed_on_a_cpu_runs_or_is_refused_in_one_sentence(cell: str) -> None:
+    import lightning as L
+
+    from melodyrnn.errors import ConfigError
+    from melodyrnn.fit.module import cpu_autocast_runs_lstm
+
+    module = MelodyLightningModule(20, embedding_dim=4, hidden_size=4, num_layers=1, cell=cell)
+    module.trainer = L.Trainer(accelerator="cpu", devices=1, precision="bf16-mixed",
+                               logger=False, enable_checkpointing=False)
+    if cell == "gru" or cpu_autocast_runs_lstm():  # autocast leaves a GRU in float32
+        module.setup("fit")
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits, _ = module(torch.zeros(1, 3, dtype=torch.long))
+        assert logits.shape == (1, 3, 20)
+    else:  # torch's own error would be "could not create a primitive descriptor"
+        with pytest.raises(ConfigError) as refused:
+            module.setup("fit")
+        assert str(refused.value).startswith("--trainer.precision bf16-mixed: torch cannot run "
+                                             "an LSTM in bfloat16 on this CPU")

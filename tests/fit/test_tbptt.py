@@ -7,7 +7,8 @@ import torch
 
 from melodyrnn.errors import ConfigError
 from melodyrnn.fit.module import MelodyLightningModule
-from melodyrnn.fit.tbptt import spans, truncated_bptt
+from melodyrnn.fit.tbptt import common_length, spans, truncated_bptt
+from melodyrnn.models.lookback import none_features
 from melodyrnn.models.network import MelodyLSTM, sequence_loss
 
 
@@ -57,3 +58,23 @@ def test_k2_below_k1_or_without_k1_is_refused() -> None:
         MelodyLightningModule(vocab_size=10, tbptt_steps=8, tbptt_k2=4)
     with pytest.raises(ConfigError, match="needs tbptt_steps"):
         MelodyLightningModule(vocab_size=10, tbptt_k2=4)
+
+
+def test_common_length_pads_to_the_longest_batch_of_any_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = torch.tensor([[1, 4, 5], [1, 6, 0]])
+    targets = torch.tensor([[4, 5, 2], [6, 2, 0]])
+    lookback = torch.ones(2, 3, 5, dtype=torch.long)
+    assert common_length(inputs, targets, lookback, pad_id=0)[0] is inputs  # one process
+
+    def other_process_has_5(tensor: torch.Tensor, op: object = None) -> None:
+        tensor.fill_(max(int(tensor), 5))  # what all_reduce(MAX) gives with a batch of 5 there
+
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "all_reduce", other_process_has_5)
+    padded_inputs, padded_targets, padded_lookback = common_length(inputs, targets, lookback, 0)
+    assert padded_inputs.tolist() == [[1, 4, 5, 0, 0], [1, 6, 0, 0, 0]]
+    assert padded_targets.tolist() == [[4, 5, 2, 0, 0], [6, 2, 0, 0, 0]]
+    assert padded_lookback is not None and padded_lookback.shape == (2, 5, 5)
+    assert padded_lookback[:, 3:].tolist() == [[list(none_features(0))] * 2] * 2
+    assert padded_lookback[:, :3].eq(1).all()
