@@ -19,8 +19,8 @@ an LSTM, 2*H*V for the decoder, times 3 for forward and backward), times the tok
 (every position of every window, PAD included, as the network computes them all), over the
 chip's peak. The peak is `--peak-tflops`, by default the data-sheet dense figure of a known
 CUDA chip at the chosen precision (`melodyrnn.models.flops.PEAK_TFLOPS`: H100/H200 989 TFLOP/s
-bf16, 67 fp32; A100 312 bf16, 19.5 fp32). A CPU has no default peak: without --peak-tflops
-only the achieved GFLOP/s is printed.
+bf16, 494.7 TF32, which cuDNN uses for float32 by default; A100 312 bf16, 156 TF32). A CPU
+has no default peak: without --peak-tflops only the achieved GFLOP/s is printed.
 
     python benchmarks/train_speed.py                      # synthetic corpus, folk model sizes
     python benchmarks/train_speed.py --precision bf16-mixed --steps 3 --rounds 1   # CPU path

@@ -19,10 +19,12 @@ from melodyrnn.models.network import LOOKBACK_EMBEDDING_DIM, POSITION_EMBEDDING_
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 # Dense peaks (no sparsity) in TFLOP/s, from the makers' data sheets, by chip and precision.
+# "32-true" is the TF32 tensor-core peak: cuDNN runs float32 RNNs and matrix products on TF32
+# by default (torch.backends.cudnn.allow_tf32), so plain float32's peak would overstate MFU.
 PEAK_TFLOPS = {
-    ("h200", "bf16-mixed"): 989.0, ("h200", "32-true"): 67.0,
-    ("h100", "bf16-mixed"): 989.0, ("h100", "32-true"): 67.0,
-    ("a100", "bf16-mixed"): 312.0, ("a100", "32-true"): 19.5,
+    ("h200", "bf16-mixed"): 989.0, ("h200", "32-true"): 494.7,
+    ("h100", "bf16-mixed"): 989.0, ("h100", "32-true"): 494.7,
+    ("a100", "bf16-mixed"): 312.0, ("a100", "32-true"): 156.0,
 }
 
 
