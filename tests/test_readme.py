@@ -30,6 +30,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PARSE_ONLY = "<!-- readme-test: parse-only -->"
+# Commands that start melodyrnn on a cluster: the melodyrnn command line after them is checked.
+LAUNCHERS = ("torchrun", "srun")
 _FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -154,6 +156,8 @@ def test_readme_block_parses(block: Block, monkeypatch: pytest.MonkeyPatch) -> N
     assert result.returncode == 0, result.stderr
     monkeypatch.chdir(ROOT)  # configs/ and benchmarks/ as a fresh clone has them
     for argv in commands(block.code):
+        if argv[0] in LAUNCHERS and "melodyrnn" in argv:  # torchrun/srun [python] -m melodyrnn
+            argv = argv[argv.index("melodyrnn"):]
         if argv[0] == "melodyrnn":
             _parse_melodyrnn(argv[1:])
         elif argv[0] == "python" and len(argv) > 1:
