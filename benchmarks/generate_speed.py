@@ -111,7 +111,7 @@ def constant_features(network: torch.nn.Module, rows: int, tokens: int,
     return row.view(1, 1, N_FEATURES).expand(rows, tokens, -1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def run_floor(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
               final_forward: bool, seed: int = 0) -> Run:
     """A bare loop: feed one token per step with the state, softmax, multinomial; no grammar.
@@ -131,7 +131,7 @@ def run_floor(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
     return Run(steps=steps, tokens=out.numel())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def run_forwards(network: torch.nn.Module, prefix: list[int], steps: int) -> Run:
     """The network forwards of one tune alone: its prefix, then `steps` one-token steps."""
     device = next(network.parameters()).device
@@ -154,7 +154,7 @@ def run_single(network: torch.nn.Module, tokenizer: Any, bars: int, seed: int = 
     return Run(steps=drawn - 1, tokens=drawn, seqs=[seq])  # no forward after the last draw
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def run_naive(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
               seed: int = 0) -> Run:
     """The naive loop: re-feed the whole sequence so far at every step, no state carried."""

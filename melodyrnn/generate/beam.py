@@ -84,7 +84,7 @@ def _events(tokenizer: Any, ids: list[int]) -> list[tuple[int, int]]:
     return events
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
                     settings: SampleSettings, seed: int | None = 0,
                     steps_per_bar: int = 0) -> list[list[int]]:

@@ -81,7 +81,7 @@ def draw(logits: Tensor, settings: SampleSettings, uniforms: Tensor) -> Tensor:
     return torch.searchsorted(cumulative, point, right=True).squeeze(-1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
                settings: SampleSettings, seed: int | None = 0,
                steps_per_bar: int = 0) -> list[list[int]]:
