@@ -21,8 +21,9 @@ token). The features of t are five small integers, the columns of every feature 
 Every feature of t depends on tokens up to t only. Steps and the table reset at every BOS
 (streams are BOS ... EOS BOS ... EOS); a PAD reads as nothing and gets `NONE_FEATURES`.
 
-`LookbackTracker.push` is the one implementation; `stream_features` (dataset splits),
-`batch_features` (scoring) and `LookbackRows` (samplers, beams included) all feed it. The
+`LookbackTracker.push` is the definition; `stream_features` (dataset splits), `batch_features`
+(scoring) and `LookbackRows` (beam search) feed it. The batched sampler keeps its own tensor
+form of it (`generate.lookback.BatchLookback`), tested to give `stream_features`' values. The
 tokenizer is duck-typed (models do not import tokenizers): anything with `tokens`, `pad_id`,
 `bos_id`, `grammar_state` and `advance_allowed`, as `tokenizers.base.Tokenizer` has.
 """
