@@ -1,0 +1,126 @@
+"""The per-tune index of a build: tune ids, their groups and splits, with fingerprints on disk.
+
+`splits.assign_splits` groups tunes that share a run of `DUPLICATE_RUN` notes from melodies in
+memory; a build of any size gets the same groups from here without holding a melody. Each
+melody's run hashes (`sources.melody_runs`) are appended to bucket files on disk by their top
+bits, with the number of the tune they belong to; `groups` then reads one bucket at a time,
+sorts it and joins the tunes of equal hashes. A group is named by its smallest tune id
+whichever order the tunes came in, so the result is `assign_splits`'s. In memory stay only
+the tune ids and, per tune, its parent in the union-find and its split.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from melodyrnn.prepare.splits import split_of, tune_group
+
+RUN_RECORD = np.dtype([("hash", "<u8"), ("tune", "<i4")])
+RUNS_PER_BUCKET = 1 << 20  # about what one bucket holds when the corpus size is guessed right
+SPLIT_CODES = ("train", "valid", "test")
+
+
+class TuneIndex:
+    """Tunes as they come (in any order), their note runs in `buckets` files under `folder`."""
+
+    def __init__(self, folder: Path, expected_runs: int = 0) -> None:
+        self.folder = Path(folder)
+        bits = max(0, int(np.ceil(np.log2(max(expected_runs, 1) / RUNS_PER_BUCKET))))
+        self.bits = min(bits, 8)
+        self.number: dict[str, int] = {}  # tune id -> its number, in the order tunes came
+        self.names: list[str] = []
+        self._files = [open(self.folder / f"runs-{b:03d}.bin", "wb")  # noqa: SIM115
+                       for b in range(1 << self.bits)]
+        self.split_code = bytearray()  # per tune: its index in SPLIT_CODES, after `assign`
+        self.parent = array("i")
+
+    def tune_of(self, source: str) -> int:
+        """The number of the tune a melody (by its source) belongs to, added if new."""
+        name = tune_group(source)
+        number = self.number.get(name)
+        if number is None:
+            number = self.number[name] = len(self.names)
+            self.names.append(name)
+        return number
+
+    def add(self, sources: Sequence[str], runs: np.ndarray, run_melody: np.ndarray) -> None:
+        """The melodies of one file: their sources, and the hash and melody of each run."""
+        tunes = np.array([self.tune_of(s) for s in sources], dtype=np.int32)
+        if not len(runs):
+            return
+        records = np.empty(len(runs), dtype=RUN_RECORD)
+        records["hash"], records["tune"] = runs, tunes[run_melody]
+        if self.bits == 0:
+            records.tofile(self._files[0])
+            return
+        bucket = (runs >> np.uint64(64 - self.bits)).astype(np.int64)
+        for b in np.unique(bucket):
+            records[bucket == b].tofile(self._files[b])
+
+    def assign(self, valid: float, test: float) -> None:
+        """Join the tunes that share a run, and give each tune its group's split."""
+        for file in self._files:
+            file.close()
+        self.parent = array("i", range(len(self.names)))
+        for b in range(len(self._files)):
+            path = self.folder / f"runs-{b:03d}.bin"
+            records = np.fromfile(path, dtype=RUN_RECORD)
+            path.unlink()
+            order = np.argsort(records["hash"], kind="stable")
+            hashes, tunes = records["hash"][order], records["tune"][order]
+            del records, order
+            same = np.flatnonzero(hashes[1:] == hashes[:-1])
+            for a, b2 in zip(tunes[same].tolist(), tunes[same + 1].tolist(), strict=True):
+                self._join(a, b2)
+        codes = {}
+        for tune in range(len(self.names)):
+            root = self._root(tune)
+            if root not in codes:
+                codes[root] = SPLIT_CODES.index(split_of(self.names[root], valid, test))
+            self.split_code.append(codes[root])
+
+    def _root(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def _join(self, a: int, b: int) -> None:
+        ra, rb = self._root(a), self._root(b)
+        if ra != rb:  # the smaller tune id stays the root: the group's name
+            low, high = (ra, rb) if self.names[ra] < self.names[rb] else (rb, ra)
+            self.parent[high] = low
+
+    def split_of_melody(self, source: str) -> str:
+        """'train', 'valid' or 'test' for a melody of a tune already added (after `assign`)."""
+        return SPLIT_CODES[self.split_code[self.number[tune_group(source)]]]
+
+    def duplicate_groups(self, listed: int) -> tuple[list[list[str]], dict[int, int]]:
+        """The first `listed` groups of more than one tune (as `Splits.duplicate_groups`
+        orders them: largest first, then by name), and how many groups there are by size."""
+        sizes: dict[int, int] = {}
+        for tune in range(len(self.names)):
+            root = self._root(tune)
+            sizes[root] = sizes.get(root, 0) + 1
+        joined = [root for root, size in sizes.items() if size > 1]
+        by_size: dict[int, int] = {}
+        for root in joined:
+            by_size[sizes[root]] = by_size.get(sizes[root], 0) + 1
+        joined.sort(key=lambda root: (-sizes[root], self.names[root]))
+        shown = set(joined[:listed])
+        members: dict[int, list[str]] = {root: [] for root in shown}
+        for tune in range(len(self.names)):
+            root = self._root(tune)
+            if root in shown:
+                members[root].append(self.names[tune])
+        return [sorted(members[root]) for root in joined[:listed]], dict(sorted(by_size.items()))
+
+    def close(self) -> None:
+        """Close the bucket files (a failed build; `assign` closes them too)."""
+        for file in self._files:
+            file.close()
