@@ -7,8 +7,10 @@
 Writes one synthetic corpus (small single-track melodies: random walks in a key, a few meters
 and tempi, some exact copies and transposed copies of earlier tunes, so the split has groups
 to keep together), links its first N files into a folder per size, and for each size runs in a
-fresh process: `prepare` from an empty cache (files/s; peak RSS of the main process and of the
-largest worker), the dataset's size on disk and its manifest's, and the training DataLoader of
+fresh process: `prepare` from an empty cache (files/s; CPU time per file, all processes
+together, which a shared machine disturbs less than the wall clock; peak RSS of the main
+process and of the largest worker, which counts the pages it shares with the main process),
+the dataset's size on disk and its manifest's, and the training DataLoader of
 `MelodyDataModule` over a fixed number of batches (its peak RSS above the process after
 imports, and its anonymous memory: the memory-mapped tokens are page cache, not the loader's
 own). Prints a table with each row's ratio to the first (smallest) one, measured in the same
@@ -134,11 +136,17 @@ def child_prepare(corpus: str, out: str, jobs: int) -> dict:
     """Run `prepare` here; its seconds, and the peak RSS of this process and of the workers."""
     from melodyrnn.prepare.build import prepare
 
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = own.ru_utime + own.ru_stime  # the imports
     start = time.perf_counter()
     report = prepare([corpus], out, jobs=jobs, progress=False)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "files": report.files, "melodies": sum(report.melodies.values()),
-            "tokens": sum(report.tokens.values()), "groups": len(report.duplicate_groups),
+    own, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                      resource.RUSAGE_CHILDREN))
+    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime - cpu_before
+    return {"seconds": seconds, "cpu_s": cpu, "files": report.files,
+            "melodies": sum(report.melodies.values()),
+            "tokens": sum(report.tokens.values()), "groups": report.duplicate_counts[0],
             "main_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
             "worker_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}
 
@@ -150,11 +158,12 @@ def child_loader(dataset: str, batches: int) -> dict:
     base_rss, base_anon = _status_kb("VmRSS"), _status_kb("RssAnon")
     data = MelodyDataModule(dataset, batch_size=64, seq_len=256)
     data.setup("fit")
-    drawn = 0
-    for _batch in data.train_dataloader():
-        drawn += 1
-        if drawn == batches:
-            break
+    loader, drawn = data.train_dataloader(), 0
+    while drawn < batches:  # epoch after epoch: a small corpus has only a few batches
+        for _batch in loader:
+            drawn += 1
+            if drawn == batches:
+                break
     return {"batches": drawn, "peak_kb": max(0, _status_kb("VmHWM") - base_rss),
             "anon_kb": max(0, _status_kb("RssAnon") - base_anon)}
 
@@ -191,6 +200,7 @@ COLUMNS = (  # header, value of a row, format, compared with the first row
     ("files", lambda r: r["size"], "{:,}", False),
     ("prepare s", lambda r: r["seconds"], "{:.1f}", False),
     ("files/s", lambda r: r["size"] / r["seconds"], "{:,.0f}", True),
+    ("CPU ms/file", lambda r: 1000 * r["cpu_s"] / r["size"], "{:.2f}", True),
     ("main MB", lambda r: r["main_kb"] / 1024, "{:.0f}", True),
     ("worker MB", lambda r: r["worker_kb"] / 1024, "{:.0f}", True),
     ("dataset MB", lambda r: r["disk_bytes"] / 2**20, "{:.1f}", False),

@@ -14,7 +14,7 @@ import math
 import os
 import tomllib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,9 @@ class Recipe:
         the first entry that names each."""
         excluded = {name for spec in self.exclude
                     for name in expand_source_names(spec, self.origin)}
+        if len(self.sources) == 1 and not excluded:  # one list, already without repeats
+            names = expand_source_names(self.sources[0], self.origin)
+            return names, array("H", bytes(2 * len(names)))
         seen: dict[str, int] = {}
         for index, spec in enumerate(self.sources):
             for name in expand_source_names(spec, self.origin):
@@ -139,10 +142,22 @@ def expand_source(spec: str, origin: str = "") -> list[Path]:
     return [Path(name) for name in expand_source_names(spec, origin)]
 
 
-def _path_order(name: str) -> str:
-    """The sort key that orders path strings as Paths order: part by part (a separator sorts
-    before every character a part can hold)."""
-    return name.replace(os.sep, "\0")
+def _walk_sorted(folder: str) -> Iterator[str]:
+    """Every entry under `folder` in the order of `sorted(Path(folder).rglob("*"))` (part by
+    part: a folder's entries come where its name sorts), without rglob's set of every path
+    it gave and without one sort of them all; symlinked folders are not entered, as rglob
+    does not enter them."""
+    try:
+        with os.scandir(folder) as entries:
+            found = sorted((entry.name, entry.is_dir() and not entry.is_symlink())
+                           for entry in entries)
+    except OSError:
+        return  # an unreadable folder is skipped, as rglob skips it
+    for name, is_folder in found:
+        path = os.path.join(folder, name)
+        yield path
+        if is_folder:
+            yield from _walk_sorted(path)
 
 
 def expand_source_names(spec: str, origin: str = "") -> list[str]:
@@ -153,8 +168,8 @@ def expand_source_names(spec: str, origin: str = "") -> list[str]:
         pattern = spec
     path = Path(pattern)
     if path.is_dir():
-        found = sorted((str(p) for p in path.rglob("*") if p.suffix.lower() in READ_SUFFIXES),
-                       key=_path_order)
+        found = [p for p in _walk_sorted(str(path))
+                 if os.path.splitext(p)[1].lower() in READ_SUFFIXES]
     elif path.is_file():
         found = [str(path)]
     else:

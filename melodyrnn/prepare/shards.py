@@ -7,7 +7,8 @@ A dataset directory holds `manifest.json`, `tokenizer.json` and, for each split
 - `{split}.offsets.npy`: int64 array of length n+1; sequence i is tokens[offsets[i]:offsets[i+1]].
 
 Both are read with `mmap_mode="r"`, so several training processes share one copy in the page
-cache instead of each loading the data.
+cache instead of each loading the data. They are written a chunk at a time (`SplitWriter`), so
+writing never holds a split's tokens in memory either.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class SplitWriter:
     def flush(self) -> None:
         """Append the buffered tokens to the .part file."""
         self.buffer.tofile(self._file)
+        self._file.flush()
         del self.buffer[:]
 
     def close(self) -> None:

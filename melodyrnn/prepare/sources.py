@@ -1,6 +1,12 @@
 """The source files of a recipe: each read and hashed once, its melodies extracted in a worker
 process and cached by content, bad files (and files over their time) skipped and counted by
 reason.
+
+Workers take files in chunks (`CHUNK_FILES`), largest files first, and only `IN_FLIGHT`
+chunks per worker are queued at a time, so the results waiting in the main process never
+grow with the corpus. A worker also reads and writes the cache and hashes the note runs of
+its chunk's melodies (`melody_runs`, for the split), leaving the main process little to do
+per file.
 """
 
 from __future__ import annotations
@@ -257,12 +263,15 @@ def extract_stream(recipe: Recipe, sources: SourceFiles, *, jobs: int | None = N
     if file_seconds is None:
         file_seconds = limit("prepare_file_seconds")
     options = _extract_options(recipe)
-    todo = [i for i in range(len(sources)) if sources.names[i] not in sources.unreadable]
-    todo.sort(key=lambda i: -sources.sizes[i])  # largest first, so no worker ends long after
+    sizes = np.frombuffer(sources.sizes, dtype=np.int64) if len(sources) else np.zeros(0)
+    todo = np.argsort(-sizes, kind="stable")  # largest first: no worker ends long after
+    if sources.unreadable:
+        todo = np.array([i for i in todo.tolist()
+                         if sources.names[i] not in sources.unreadable], dtype=np.int64)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     per_chunk = max(1, min(CHUNK_FILES, len(todo) // (8 * jobs)))
     chunks = ([(i, sources.names[i], source_id(sources.names[i]), sources.sha1(i))
-               for i in todo[c:c + per_chunk]] for c in range(0, len(todo), per_chunk))
+               for i in todo[c:c + per_chunk].tolist()] for c in range(0, len(todo), per_chunk))
     task = functools.partial(_extract_chunk, options=options, seconds=file_seconds,
                              use_cache=use_cache)
     bar = _progress(len(todo), "reading", progress)

@@ -20,7 +20,7 @@ import numpy as np
 from melodyrnn.prepare.splits import split_of, tune_group
 
 RUN_RECORD = np.dtype([("hash", "<u8"), ("tune", "<i4")])
-RUNS_PER_BUCKET = 1 << 20  # about what one bucket holds when the corpus size is guessed right
+RUNS_PER_BUCKET = 1 << 18  # runs a bucket holds (3 MB) when the corpus size is guessed right
 SPLIT_CODES = ("train", "valid", "test")
 
 
@@ -37,19 +37,25 @@ class TuneIndex:
                        for b in range(1 << self.bits)]
         self.split_code = bytearray()  # per tune: its index in SPLIT_CODES, after `assign`
         self.parent = array("i")
+        self.roots = np.zeros(0, dtype=np.int64)  # per tune: its group's root, after `assign`
 
-    def tune_of(self, source: str) -> int:
-        """The number of the tune a melody (by its source) belongs to, added if new."""
+    def tune_of(self, source: str, file_name: str = "") -> int:
+        """The number of the tune a melody (by its source) belongs to, added if new. A tune
+        id equal to `file_name` (a MIDI file is one tune) is kept as that very string, so
+        that the index holds no second copy of each file's name."""
         name = tune_group(source)
         number = self.number.get(name)
         if number is None:
+            if name == file_name:
+                name = file_name
             number = self.number[name] = len(self.names)
             self.names.append(name)
         return number
 
-    def add(self, sources: Sequence[str], runs: np.ndarray, run_melody: np.ndarray) -> None:
+    def add(self, sources: Sequence[str], runs: np.ndarray, run_melody: np.ndarray,
+            file_name: str = "") -> None:
         """The melodies of one file: their sources, and the hash and melody of each run."""
-        tunes = np.array([self.tune_of(s) for s in sources], dtype=np.int32)
+        tunes = np.array([self.tune_of(s, file_name) for s in sources], dtype=np.int32)
         if not len(runs):
             return
         records = np.empty(len(runs), dtype=RUN_RECORD)
@@ -58,7 +64,7 @@ class TuneIndex:
             records.tofile(self._files[0])
             return
         bucket = (runs >> np.uint64(64 - self.bits)).astype(np.int64)
-        for b in np.unique(bucket):
+        for b in np.unique(bucket).tolist():
             records[bucket == b].tofile(self._files[b])
 
     def assign(self, valid: float, test: float) -> None:
@@ -66,22 +72,21 @@ class TuneIndex:
         for file in self._files:
             file.close()
         self.parent = array("i", range(len(self.names)))
-        for b in range(len(self._files)):
-            path = self.folder / f"runs-{b:03d}.bin"
+        for bucket in range(len(self._files)):
+            path = self.folder / f"runs-{bucket:03d}.bin"
             records = np.fromfile(path, dtype=RUN_RECORD)
             path.unlink()
             order = np.argsort(records["hash"], kind="stable")
             hashes, tunes = records["hash"][order], records["tune"][order]
             del records, order
             same = np.flatnonzero(hashes[1:] == hashes[:-1])
-            for a, b2 in zip(tunes[same].tolist(), tunes[same + 1].tolist(), strict=True):
-                self._join(a, b2)
-        codes = {}
-        for tune in range(len(self.names)):
-            root = self._root(tune)
-            if root not in codes:
-                codes[root] = SPLIT_CODES.index(split_of(self.names[root], valid, test))
-            self.split_code.append(codes[root])
+            for a, b in zip(tunes[same].tolist(), tunes[same + 1].tolist(), strict=True):
+                self._join(a, b)
+        self.roots = np.fromiter((self._root(t) for t in range(len(self.names))),
+                                 dtype=np.int64, count=len(self.names))
+        code_of_root = {root: SPLIT_CODES.index(split_of(self.names[root], valid, test))
+                        for root in np.unique(self.roots).tolist()}
+        self.split_code = bytearray(code_of_root[root] for root in self.roots.tolist())
 
     def _root(self, i: int) -> int:
         parent = self.parent
@@ -102,23 +107,18 @@ class TuneIndex:
 
     def duplicate_groups(self, listed: int) -> tuple[list[list[str]], dict[int, int]]:
         """The first `listed` groups of more than one tune (as `Splits.duplicate_groups`
-        orders them: largest first, then by name), and how many groups there are by size."""
-        sizes: dict[int, int] = {}
-        for tune in range(len(self.names)):
-            root = self._root(tune)
-            sizes[root] = sizes.get(root, 0) + 1
-        joined = [root for root, size in sizes.items() if size > 1]
-        by_size: dict[int, int] = {}
-        for root in joined:
-            by_size[sizes[root]] = by_size.get(sizes[root], 0) + 1
-        joined.sort(key=lambda root: (-sizes[root], self.names[root]))
-        shown = set(joined[:listed])
+        orders them: largest first, then by name), and how many groups there are by size
+        (after `assign`)."""
+        counts = np.bincount(self.roots, minlength=len(self.names))
+        joined = np.flatnonzero(counts > 1)
+        sizes, n_groups = np.unique(counts[joined], return_counts=True)
+        shown = sorted(joined.tolist(), key=lambda root: (-counts[root], self.names[root]))
+        shown = shown[:listed]
         members: dict[int, list[str]] = {root: [] for root in shown}
-        for tune in range(len(self.names)):
-            root = self._root(tune)
-            if root in shown:
-                members[root].append(self.names[tune])
-        return [sorted(members[root]) for root in joined[:listed]], dict(sorted(by_size.items()))
+        for tune in np.flatnonzero(np.isin(self.roots, shown)).tolist():
+            members[int(self.roots[tune])].append(self.names[tune])
+        by_size = dict(zip(sizes.tolist(), n_groups.tolist(), strict=True))
+        return [sorted(members[root]) for root in shown], by_size
 
     def close(self) -> None:
         """Close the bucket files (a failed build; `assign` closes them too)."""
