@@ -39,7 +39,7 @@ from melodyrnn.prepare.manifest import (
     skipped_reasons,
 )
 from melodyrnn.prepare.passes import read_pass, write_pass
-from melodyrnn.prepare.recipes import Recipe, recipe_for, source_id
+from melodyrnn.prepare.recipes import Recipe, recipe_for
 from melodyrnn.prepare.report import GridLoss, PrepareReport
 from melodyrnn.prepare.sources import CACHE_VERSION, SourceFiles
 from melodyrnn.prepare.splits import DUPLICATE_RUN
@@ -52,8 +52,8 @@ __all__ = ["FORMAT_VERSION", "prepare"]
 def _inputs_hash(recipe: Recipe, sources: SourceFiles) -> str:
     """Hash of everything the dataset depends on: each file's content, recipe and version."""
     h = hashlib.sha1()
-    for i, name in enumerate(sources.names):
-        h.update(source_id(name).encode())
+    for i, sid in enumerate(sources.sids):
+        h.update(sid.encode())
         h.update((sources.sha1(i) or "unreadable").encode())
     settings = {k: v for k, v in recipe.__dict__.items() if k not in ("origin", "description")}
     method = f"groups:{DUPLICATE_RUN}"  # how the split is made

@@ -23,7 +23,7 @@ import numpy as np
 
 from melodyrnn.errors import MelodyRNNError
 from melodyrnn.prepare.manifest import SOURCES_HEADER, SOURCES_LIST, write_source_line
-from melodyrnn.prepare.recipes import Recipe, source_id
+from melodyrnn.prepare.recipes import Recipe
 from melodyrnn.prepare.report import PrepareReport
 from melodyrnn.prepare.shards import SPLITS, SplitWriter
 from melodyrnn.prepare.sources import (
@@ -82,7 +82,7 @@ def write_pass(recipe: Recipe, sources: SourceFiles, spool: Spool, index: TuneIn
             listing.write(SOURCES_HEADER)
             for i, name in enumerate(sources.names):
                 stored = spool.get(i)
-                sid = source_id(name)
+                sid = sources.sids[i]
                 if stored is None:  # unreadable: never extracted
                     write_source_line(listing, None, 0, sid, sources.unreadable.get(name, ""))
                     continue

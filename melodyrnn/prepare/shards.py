@@ -46,7 +46,7 @@ class TokenSplit:
         return np.diff(self.offsets)
 
 
-CHUNK_TOKENS = 1 << 20  # tokens a SplitWriter holds before it appends them to disk (2 MB)
+CHUNK_TOKENS = 1 << 18  # tokens a SplitWriter holds before it appends them to disk (512 kB)
 
 
 class SplitWriter:

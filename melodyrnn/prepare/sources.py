@@ -178,6 +178,7 @@ class SourceFiles:
     bytes, or why it cannot be read), its size and the recipe source that names it."""
 
     names: list[str]
+    sids: list[str]  # source_id of each (the very string of its name when they are equal)
     digests: bytearray  # 20 bytes of sha1 per file, zeros for an unreadable one
     sizes: array[int]
     spec_index: array[int]  # the index in recipe.sources of the entry naming each file
@@ -197,7 +198,9 @@ class SourceFiles:
                 continue
             digests[20 * i:20 * i + 20] = hashlib.sha1(data).digest()
             sizes.append(len(data))
-        return cls(names, digests, sizes, spec_index, unreadable)
+        sids = [sid if sid != name else name
+                for name, sid in zip(names, map(source_id, names), strict=True)]
+        return cls(names, sids, digests, sizes, spec_index, unreadable)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -270,7 +273,7 @@ def extract_stream(recipe: Recipe, sources: SourceFiles, *, jobs: int | None = N
                          if sources.names[i] not in sources.unreadable], dtype=np.int64)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     per_chunk = max(1, min(CHUNK_FILES, len(todo) // (8 * jobs)))
-    chunks = ([(i, sources.names[i], source_id(sources.names[i]), sources.sha1(i))
+    chunks = ([(i, sources.names[i], sources.sids[i], sources.sha1(i))
                for i in todo[c:c + per_chunk].tolist()] for c in range(0, len(todo), per_chunk))
     task = functools.partial(_extract_chunk, options=options, seconds=file_seconds,
                              use_cache=use_cache)

@@ -24,11 +24,14 @@ class Spool:
         self.size = np.zeros(n_files, dtype=np.int64)
         self._file = open(self.path, "w+b")  # noqa: SIM115 (closed in close)
         self._end = 0
+        self._reading = False
 
     def put(self, index: int, record: Any, blob: bytes = b"") -> None:
         """Store file `index`'s record; `blob` (already pickled melodies) goes after it as is."""
         data = pickle.dumps((record, len(blob)), protocol=pickle.HIGHEST_PROTOCOL) + blob
-        self._file.seek(self._end)
+        if self._reading:  # a seek flushes the buffer: only when a read moved away
+            self._file.seek(self._end)
+            self._reading = False
         self._file.write(data)
         self.offset[index], self.size[index] = self._end, len(data)
         self._end += len(data)
@@ -37,6 +40,7 @@ class Spool:
         """File `index`'s record and blob, or None when nothing was stored for it."""
         if self.offset[index] < 0:
             return None
+        self._reading = True
         self._file.seek(int(self.offset[index]))
         data = self._file.read(int(self.size[index]))
         record, blob_size = pickle.loads(data)

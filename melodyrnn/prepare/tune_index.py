@@ -20,6 +20,7 @@ import numpy as np
 from melodyrnn.prepare.splits import split_of, tune_group
 
 RUN_RECORD = np.dtype([("hash", "<u8"), ("tune", "<i4")])
+FLUSH_RUNS = 1 << 16  # runs held (768 kB) before they go to their buckets
 RUNS_PER_BUCKET = 1 << 18  # runs a bucket holds (3 MB) when the corpus size is guessed right
 SPLIT_CODES = ("train", "valid", "test")
 
@@ -35,9 +36,11 @@ class TuneIndex:
         self.names: list[str] = []
         self._files = [open(self.folder / f"runs-{b:03d}.bin", "wb")  # noqa: SIM115
                        for b in range(1 << self.bits)]
-        self.split_code = bytearray()  # per tune: its index in SPLIT_CODES, after `assign`
+        self._pending: list[np.ndarray] = []  # runs not yet in their buckets
+        self._pending_runs = 0
         self.parent = array("i")
-        self.roots = np.zeros(0, dtype=np.int64)  # per tune: its group's root, after `assign`
+        self.roots = np.zeros(0, dtype=np.int32)  # per tune: its group's root, after `assign`
+        self.split_code = np.zeros(0, dtype=np.uint8)  # per tune: its index in SPLIT_CODES
 
     def tune_of(self, source: str, file_name: str = "") -> int:
         """The number of the tune a melody (by its source) belongs to, added if new. A tune
@@ -60,15 +63,32 @@ class TuneIndex:
             return
         records = np.empty(len(runs), dtype=RUN_RECORD)
         records["hash"], records["tune"] = runs, tunes[run_melody]
-        if self.bits == 0:
-            records.tofile(self._files[0])
+        self._pending.append(records)
+        self._pending_runs += len(records)
+        if self._pending_runs >= FLUSH_RUNS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Append the pending runs to their buckets (one sort and one write per bucket: a
+        write per file and bucket costs more than the hashing)."""
+        if not self._pending:
             return
-        bucket = (runs >> np.uint64(64 - self.bits)).astype(np.int64)
-        for b in np.unique(bucket).tolist():
-            records[bucket == b].tofile(self._files[b])
+        records = np.concatenate(self._pending)
+        self._pending, self._pending_runs = [], 0
+        if self.bits:
+            bucket = (records["hash"] >> np.uint64(64 - self.bits)).astype(np.int64)
+            order = np.argsort(bucket, kind="stable")
+            records, bucket = records[order], bucket[order]
+            edges = np.searchsorted(bucket, np.arange(len(self._files) + 1))
+        else:
+            edges = np.array([0, len(records)])
+        for b, file in enumerate(self._files):
+            if edges[b + 1] > edges[b]:
+                file.write(records[edges[b]:edges[b + 1]].tobytes())
 
     def assign(self, valid: float, test: float) -> None:
         """Join the tunes that share a run, and give each tune its group's split."""
+        self._flush()
         for file in self._files:
             file.close()
         self.parent = array("i", range(len(self.names)))
@@ -83,10 +103,11 @@ class TuneIndex:
             for a, b in zip(tunes[same].tolist(), tunes[same + 1].tolist(), strict=True):
                 self._join(a, b)
         self.roots = np.fromiter((self._root(t) for t in range(len(self.names))),
-                                 dtype=np.int64, count=len(self.names))
-        code_of_root = {root: SPLIT_CODES.index(split_of(self.names[root], valid, test))
-                        for root in np.unique(self.roots).tolist()}
-        self.split_code = bytearray(code_of_root[root] for root in self.roots.tolist())
+                                 dtype=np.int32, count=len(self.names))
+        code_of_root = np.zeros(len(self.names), dtype=np.uint8)
+        for root in np.flatnonzero(np.bincount(self.roots, minlength=len(self.names))):
+            code_of_root[root] = SPLIT_CODES.index(split_of(self.names[root], valid, test))
+        self.split_code = code_of_root[self.roots]
 
     def _root(self, i: int) -> int:
         parent = self.parent
@@ -103,7 +124,7 @@ class TuneIndex:
 
     def split_of_melody(self, source: str) -> str:
         """'train', 'valid' or 'test' for a melody of a tune already added (after `assign`)."""
-        return SPLIT_CODES[self.split_code[self.number[tune_group(source)]]]
+        return SPLIT_CODES[int(self.split_code[self.number[tune_group(source)]])]
 
     def duplicate_groups(self, listed: int) -> tuple[list[list[str]], dict[int, int]]:
         """The first `listed` groups of more than one tune (as `Splits.duplicate_groups`

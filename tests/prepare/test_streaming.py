@@ -172,6 +172,10 @@ def test_spool_gives_back_each_files_record_by_index(tmp_path):
     assert spool.get(0) == (("skipped", "corrupt MIDI"), b"")
     assert spool.get(1) is None
     assert spool.get(2) == (("melodies", 1), b"blob-two")
+    spool.put(3, ("melodies", 2), b"after a read")  # appended, not written over a record
+    assert spool.get(0) == (("skipped", "corrupt MIDI"), b"")
+    assert spool.get(3) == (("melodies", 2), b"after a read")
+    assert spool.get(2) == (("melodies", 1), b"blob-two")
     spool.close()
     assert list(tmp_path.iterdir()) == []
 
