@@ -57,7 +57,7 @@ def read_pass(recipe: Recipe, sources: SourceFiles, folder: Path, report: Prepar
             runs = result.runs if result.runs is not None else np.zeros(0, dtype=np.uint64)
             melody = (result.run_melody if result.run_melody is not None
                       else np.zeros(0, dtype=np.int32))
-            index.add(result.melody_sources, runs, melody, sources.names[result.index])
+            index.add(result.melody_sources, runs, melody, sources.sids[result.index])
     except BaseException:
         spool.close()
         index.close()

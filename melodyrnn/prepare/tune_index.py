@@ -3,7 +3,7 @@
 `splits.assign_splits` groups tunes that share a run of `DUPLICATE_RUN` notes from melodies in
 memory; a build of any size gets the same groups from here without holding a melody. Each
 melody's run hashes (`sources.melody_runs`) are appended to bucket files on disk by their top
-bits, with the number of the tune they belong to; `groups` then reads one bucket at a time,
+bits, with the number of the tune they belong to; `assign` then reads one bucket at a time,
 sorts it and joins the tunes of equal hashes. A group is named by its smallest tune id
 whichever order the tunes came in, so the result is `assign_splits`'s. In memory stay only
 the tune ids and, per tune, its parent in the union-find and its split.
@@ -26,7 +26,7 @@ SPLIT_CODES = ("train", "valid", "test")
 
 
 class TuneIndex:
-    """Tunes as they come (in any order), their note runs in `buckets` files under `folder`."""
+    """Tunes as they come (in any order), their note runs in bucket files under `folder`."""
 
     def __init__(self, folder: Path, expected_runs: int = 0) -> None:
         self.folder = Path(folder)
@@ -42,23 +42,23 @@ class TuneIndex:
         self.roots = np.zeros(0, dtype=np.int32)  # per tune: its group's root, after `assign`
         self.split_code = np.zeros(0, dtype=np.uint8)  # per tune: its index in SPLIT_CODES
 
-    def tune_of(self, source: str, file_name: str = "") -> int:
+    def tune_of(self, source: str, file_id: str = "") -> int:
         """The number of the tune a melody (by its source) belongs to, added if new. A tune
-        id equal to `file_name` (a MIDI file is one tune) is kept as that very string, so
+        id equal to `file_id` (a MIDI file is one tune) is kept as that very string, so
         that the index holds no second copy of each file's name."""
         name = tune_group(source)
         number = self.number.get(name)
         if number is None:
-            if name == file_name:
-                name = file_name
+            if name == file_id:
+                name = file_id
             number = self.number[name] = len(self.names)
             self.names.append(name)
         return number
 
     def add(self, sources: Sequence[str], runs: np.ndarray, run_melody: np.ndarray,
-            file_name: str = "") -> None:
+            file_id: str = "") -> None:
         """The melodies of one file: their sources, and the hash and melody of each run."""
-        tunes = np.array([self.tune_of(s, file_name) for s in sources], dtype=np.int32)
+        tunes = np.array([self.tune_of(s, file_id) for s in sources], dtype=np.int32)
         if not len(runs):
             return
         records = np.empty(len(runs), dtype=RUN_RECORD)

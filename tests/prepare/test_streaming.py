@@ -15,7 +15,7 @@ import pytest
 import melodyrnn as mr
 from melodyrnn.core.melody import Melody, Note
 from melodyrnn.errors import CorpusError
-from melodyrnn.prepare import build, report, sources, tune_index
+from melodyrnn.prepare import build, manifest, report, sources, tune_index
 from melodyrnn.prepare.shards import SplitWriter, read_split, write_split
 from melodyrnn.prepare.sources import melody_runs
 from melodyrnn.prepare.splits import assign_splits
@@ -204,12 +204,12 @@ def test_manifest_lists_no_file_and_sources_tsv_lists_every_one(tmp_path, make_t
     monkeypatch.setattr(report, "SKIPPED_LISTED", 2)
     out = tmp_path / "ds"
     result = build.prepare([str(folder)], out, progress=False)
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert "source_hashes" not in manifest
-    assert manifest["source_files"] == {"files": 11, "list": "sources.tsv"}
-    assert manifest["skipped"] == {"files": 3,
+    written = json.loads((out / "manifest.json").read_text())
+    assert "source_hashes" not in written
+    assert written["source_files"] == {"files": 11, "list": "sources.tsv"}
+    assert written["skipped"] == {"files": 3,
                                    "by_reason": {"not a MIDI file (no MThd header)": 3}}
-    assert len(manifest["skipped_files"]) == 2 == len(result.skipped_files)
+    assert len(written["skipped_files"]) == 2 == len(result.skipped_files)
     assert result.skipped_count == 3 and "files 11 read, 3 skipped" in result.summary()
     lines = (out / "sources.tsv").read_text().splitlines()
     assert lines[0] == "sha1\tmelodies\tsource\tskipped because"
@@ -221,3 +221,12 @@ def test_manifest_lists_no_file_and_sources_tsv_lists_every_one(tmp_path, make_t
                and r[1] == "1" for r in rows if not r[3])
     again = build.prepare([str(folder)], out, progress=False)
     assert again.up_to_date and again.skipped_count == 3
+
+
+def test_skipped_reasons_are_read_from_new_and_earlier_manifests():
+    earlier = {"skipped_files": {"a.mid": "timed out: reading it took over 1 s",
+                                 "b.mid": "corrupt MIDI (truncated)"}}
+    assert manifest.skipped_reasons(earlier) == {"timed out": 1, "corrupt MIDI (truncated)": 1}
+    now = {"skipped": {"files": 300, "by_reason": {"timed out": 300}},
+           "skipped_files": {"a.mid": "timed out: reading it took over 1 s"}}
+    assert manifest.skipped_reasons(now) == {"timed out": 300}
