@@ -53,6 +53,7 @@ class NoteSymbols:
 
 
 def note_symbols(melodies: Sequence[Melody]) -> NoteSymbols:
+    """The note symbols of `melodies`, laid end to end (see `NoteSymbols`)."""
     lengths = np.array([len(m.notes) for m in melodies], dtype=np.int64)
     total = int(lengths.sum())
 
@@ -60,9 +61,18 @@ def note_symbols(melodies: Sequence[Melody]) -> NoteSymbols:
         return np.fromiter((getattr(n, attr) for m in melodies for n in m.notes),
                            dtype=np.int64, count=total)
 
-    pitch, start, duration = column("pitch"), column("start_step"), column("duration_steps")
-    spq = np.repeat(np.array([m.steps_per_quarter for m in melodies], dtype=np.int64), lengths)
-    melody = np.repeat(np.arange(len(melodies), dtype=np.int64), lengths)
+    spq = np.array([m.steps_per_quarter for m in melodies], dtype=np.int64)
+    return symbols_of_columns(column("pitch"), column("start_step"), column("duration_steps"),
+                              lengths, spq)
+
+
+def symbols_of_columns(pitch: np.ndarray, start: np.ndarray, duration: np.ndarray,
+                       lengths: np.ndarray, steps_per_quarter: np.ndarray) -> NoteSymbols:
+    """`note_symbols` from columns: every melody's notes end to end (int64 pitches, start and
+    duration steps), the notes in each melody and each melody's steps per quarter."""
+    total = int(lengths.sum())
+    spq = np.repeat(steps_per_quarter, lengths)
+    melody = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     end = np.repeat(offsets[1:], lengths)
     is_first = np.zeros(total, dtype=bool)

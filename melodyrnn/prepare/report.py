@@ -11,6 +11,8 @@ from typing import Any
 from melodyrnn.core.score import Score
 from melodyrnn.prepare.recipes import Recipe
 
+SKIPPED_LISTED = 100  # skipped files named in the report and manifest; sources.tsv has all
+
 
 @dataclass
 class GridLoss:
@@ -70,13 +72,33 @@ class PrepareReport:
     notes: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
     drops: Counter = field(default_factory=Counter)
-    skipped_files: dict[str, str] = field(default_factory=dict)
+    skipped_files: dict[str, str] = field(default_factory=dict)  # the first SKIPPED_LISTED
     grid_by_source: dict[str, GridLoss] = field(default_factory=dict)  # per recipe source
     vocab_size: int = 0
     seconds: float = 0.0
     cached_files: int = 0
     up_to_date: bool = False
-    duplicate_groups: list[list[str]] = field(default_factory=list)  # tunes kept together
+    duplicate_groups: list[list[str]] = field(default_factory=list)  # the largest ones listed
+    skipped_count: int = 0  # every skipped file, listed or not
+    skipped_reasons: Counter = field(default_factory=Counter)  # by reason ("timed out", ...)
+    duplicate_sizes: dict[int, int] = field(default_factory=dict)  # groups by their size
+
+    def skip(self, path: str, reason: str) -> None:
+        """Count a skipped file; the first `SKIPPED_LISTED` are listed by path."""
+        self.skipped_count += 1
+        self.skipped_reasons[reason.split(":", 1)[0]] += 1
+        if len(self.skipped_files) < SKIPPED_LISTED:
+            self.skipped_files[path] = reason
+
+    def set_duplicates(self, listed: list[list[str]], sizes: dict[int, int]) -> None:
+        """The groups of tunes kept together: the largest listed, and how many by size."""
+        self.duplicate_groups, self.duplicate_sizes = listed, dict(sorted(sizes.items()))
+
+    @property
+    def duplicate_counts(self) -> tuple[int, int]:
+        """(groups of tunes sharing a long run, tunes in them)."""
+        return (sum(self.duplicate_sizes.values()),
+                sum(size * n for size, n in self.duplicate_sizes.items()))
 
     @property
     def grid(self) -> GridLoss:
@@ -91,27 +113,26 @@ class PrepareReport:
         total = sum(self.melodies.values())
         lines = [f"prepared {self.recipe.name} -> {self.out}"
                  + (" (up to date)" if self.up_to_date else f" in {self.seconds:.1f} s"),
-                 f"  files {self.files} read, {len(self.skipped_files)} skipped"
+                 f"  files {self.files} read, {self.skipped_count} skipped"
                  f" | tunes {self.tunes:,} | melodies {total:,} ("
                  + " / ".join(f"{k} {v:,}" for k, v in self.melodies.items()) + ")",
                  f"  notes {sum(self.notes.values()):,} | tokens {sum(self.tokens.values()):,}"
                  f" | vocabulary {self.vocab_size} ({self.recipe.tokenizer.get('name', 'note')})"]
-        if self.duplicate_groups:
-            lines.append(f"  {len(self.duplicate_groups):,} groups of tunes share a run of 16+ "
-                         f"notes ({sum(map(len, self.duplicate_groups)):,} tunes); each group "
-                         "stays in one split")
+        groups, tunes = self.duplicate_counts
+        if groups:
+            lines.append(f"  {groups:,} groups of tunes share a run of 16+ notes ({tunes:,} "
+                         "tunes); each group stays in one split")
         lines += self._grid_lines()
         if self.drops:
             lines.append("  dropped: " + ", ".join(f"{r} {n:,}" for r, n in
                                                    self.drops.most_common()))
-        if self.skipped_files:
-            by_reason = Counter(r.split(":", 1)[0] for r in self.skipped_files.values())
+        if self.skipped_count:
             lines.append("  skipped files: " + ", ".join(f"{r} {n}" for r, n in
-                                                         by_reason.most_common()))
+                                                         self.skipped_reasons.most_common()))
             for path, reason in list(self.skipped_files.items())[:5]:
                 lines.append(f"    {path}: {reason}")
-            if len(self.skipped_files) > 5:
-                lines.append(f"    ... {len(self.skipped_files) - 5} more in manifest.json")
+            if self.skipped_count > 5:
+                lines.append(f"    ... {self.skipped_count - 5} more in sources.tsv")
         return "\n".join(lines)
 
     def _grid_lines(self) -> list[str]:

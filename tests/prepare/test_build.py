@@ -88,7 +88,7 @@ def test_interrupted_write_leaves_previous_dataset_intact(tmp_path, monkeypatch,
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("melodyrnn.prepare.build.write_split", killed)
+    monkeypatch.setattr("melodyrnn.prepare.shards.SplitWriter.close", killed)
     with pytest.raises(KeyboardInterrupt):
         build.prepare([str(folder)], out, progress=False, force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
