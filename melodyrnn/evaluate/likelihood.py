@@ -127,11 +127,12 @@ def _score_batch(network: Any, ids: Any, features: Any, targets_per_row: list[in
         rows = running
 
 
-# Up to this many rows (evaluate's whole batches included) a step is too small to share among
-# CPU threads: they mostly wait for each other, so such segments run on one thread, as the
-# sampler's small batches do. Measured on 2 busy cores, 32 rows x 278 steps of the bundled
-# model: 0.53 s on one thread, 1.35 s on two (and 3x the CPU seconds).
-FEW_ROWS = 32
+# Up to this many rows a step is too small to share among CPU threads: they mostly wait for
+# each other, so such segments run on one thread, as the sampler's small batches do. Whole
+# batches of 32 gain from threads on an idle machine: the bundled model on folk's test split
+# took 1.9-2.0 s wall on two threads against 2.7-3.3 s on one (on a busy machine one thread
+# is faster; OMP_NUM_THREADS=1 asks for it).
+FEW_ROWS = 4
 
 
 @contextlib.contextmanager
