@@ -6,7 +6,6 @@ import argparse
 
 from melodyrnn.cli import flags
 from melodyrnn.core.limits import LIMITS
-from melodyrnn.prepare.build import prepare
 from melodyrnn.prepare.recipes import corpus_names, resolve_recipe
 from melodyrnn.tokenizers import ENCODINGS
 
@@ -85,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
                  "steps_per_quarter": args.steps_per_quarter, "valid": args.valid,
                  "test": args.test, "normalize_key": args.normalize_key,
                  "transpose": args.transpose}
+    # the build (numpy, the readers, the split hashing) loads with the command that runs it
+    from melodyrnn.prepare.build import prepare
+
     report = prepare(args.sources, out, jobs=args.jobs, progress=not args.quiet,
                      use_cache=not args.no_cache, force=args.force,
                      file_seconds=args.file_timeout, **overrides)
