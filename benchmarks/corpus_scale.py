@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from melodyrnn.io.outputs.midi import varlen
+
 FILES_PER_FOLDER = 1000
 TICKS_PER_QUARTER = 96
 METERS = ((4, 4), (3, 4), (6, 8), (2, 4))  # (numerator, denominator)
@@ -42,16 +44,6 @@ LOADER_BATCHES = 200
 
 # --- the synthetic corpus -------------------------------------------------------------------
 
-def _vlq(n: int) -> bytes:
-    """A MIDI variable-length quantity."""
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
-
-
 def midi_bytes(notes: list[tuple[int, int, int]], meter: tuple[int, int], qpm: int,
                sharps: int, minor: bool) -> bytes:
     """A format-0 MIDI file of `notes` (pitch, rest before it, duration; ticks), one track."""
@@ -60,7 +52,8 @@ def midi_bytes(notes: list[tuple[int, int, int]], meter: tuple[int, int], qpm: i
     track += b"\x00\xff\x58\x04" + bytes([numerator, denominator.bit_length() - 1, 24, 8])
     track += b"\x00\xff\x59\x02" + bytes([sharps & 0xFF, int(minor)])
     for pitch, rest, duration in notes:
-        track += _vlq(rest) + bytes([0x90, pitch, 80]) + _vlq(duration) + bytes([0x80, pitch, 0])
+        track += varlen(rest) + bytes([0x90, pitch, 80])
+        track += varlen(duration) + bytes([0x80, pitch, 0])
     track += b"\x00\xff\x2f\x00"
     header = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01" + TICKS_PER_QUARTER.to_bytes(2, "big")
     return header + b"MTrk" + len(track).to_bytes(4, "big") + bytes(track)

@@ -111,12 +111,12 @@ def _track(events: list[tuple[int, bytes]]) -> bytes:
     """An MTrk chunk of (absolute tick, event bytes), sorted, closed by end-of-track."""
     body, now = bytearray(), 0
     for tick, data in [*events, (events[-1][0] if events else 0, b"\xff\x2f\x00")]:
-        body += _varlen(tick - now) + data
+        body += varlen(tick - now) + data
         now = tick
     return b"MTrk" + struct.pack(">I", len(body)) + bytes(body)
 
 
-def _varlen(value: int) -> bytes:
+def varlen(value: int) -> bytes:
     """A MIDI variable-length quantity: 7 bits per byte, high bit set on all but the last."""
     out = [value & 0x7F]
     value >>= 7
