@@ -8,10 +8,12 @@ a function (`write_tune`, `make_tune_folder`, ...) is a small factory for files.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -54,6 +56,24 @@ def fresh_melody_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty melody cache for this test alone (for tests that count cache hits)."""
     monkeypatch.setenv("MELODYRNN_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def benchmark_module() -> Callable[[str], ModuleType]:
+    """benchmarks/NAME.py imported from its file (benchmarks/ is not a package), once a session."""
+    loaded: dict[str, ModuleType] = {}
+
+    def load(name: str) -> ModuleType:
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(f"benchmark_{name}",
+                                                          ROOT / "benchmarks" / f"{name}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            loaded[name] = module
+        return loaded[name]
+
+    return load
 
 
 @pytest.fixture(scope="session")

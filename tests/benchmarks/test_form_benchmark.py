@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -13,17 +13,11 @@ import pytest
 from melodyrnn.core.form import REPEAT_END, Mark
 from melodyrnn.core.melody import Melody, Note
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "form.py"
-
 
 @pytest.fixture(scope="module")
-def form_benchmark() -> ModuleType:
-    """benchmarks/form.py imported from its file (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("form_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def form_benchmark(benchmark_module: Callable[[str], ModuleType]) -> ModuleType:
+    """benchmarks/form.py"""
+    return benchmark_module("form")
 
 
 def real_tune(i: int) -> Melody:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -13,20 +12,15 @@ import torch
 from melodyrnn.models.flops import flops_per_token
 from melodyrnn.models.network import NetworkConfig
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "train_speed.py"
 TINY = ["--melodies", "40", "--batch-size", "4", "--seq-len", "16", "--hidden-size", "16",
         "--embedding-dim", "8", "--num-layers", "1", "--warmup", "1", "--steps", "2",
         "--rounds", "1", "--device", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def train_speed() -> ModuleType:
-    """benchmarks/train_speed.py imported from its file (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("train_speed_benchmark", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def train_speed(benchmark_module: Callable[[str], ModuleType]) -> ModuleType:
+    """benchmarks/train_speed.py"""
+    return benchmark_module("train_speed")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is there: --device cuda can run")

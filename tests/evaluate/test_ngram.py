@@ -3,10 +3,9 @@ against the dictionary-of-counts model it replaced (kept in benchmarks/evaluate_
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -17,19 +16,11 @@ from melodyrnn.errors import ConfigError
 from melodyrnn.evaluate.likelihood import evaluate_ngram
 from melodyrnn.evaluate.ngram import NGramModel, best_order
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "evaluate_speed.py"
 
-
-def _load_reference() -> ModuleType:
-    """benchmarks/evaluate_speed.py imported from its file (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("evaluate_speed", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-REFERENCE = _load_reference()
+@pytest.fixture(scope="module")
+def reference(benchmark_module: Callable[[str], ModuleType]) -> ModuleType:
+    """The dictionary-of-counts model, kept in benchmarks/evaluate_speed.py."""
+    return benchmark_module("evaluate_speed")
 
 sequences = st.lists(st.lists(st.integers(0, 4), min_size=1, max_size=12), max_size=6)
 
@@ -75,24 +66,25 @@ def test_ngram_distributions_sum_to_one(train, history, order):
 
 @settings(max_examples=60, deadline=None)
 @given(sequences, sequences, st.integers(1, 6), st.integers(5, 7))
-def test_every_probability_is_the_reference_models_to_the_bit(train, test, order, alphabet):
+def test_every_probability_is_the_reference_models_to_the_bit(reference, train, test, order,
+                                                              alphabet):
     new = NGramModel(order, alphabet).fit(train)
-    old = REFERENCE.ReferenceNGramModel(order, alphabet).fit(train)
+    old = reference.ReferenceNGramModel(order, alphabet).fit(train)
     expected = [old.prob(seq[:i], seq[i]) for seq in test for i in range(1, len(seq))]
     assert new.probs(test).tolist() == expected
     # every lower order, from the same counts
     by_order = new.probs_by_order(test)
     for lower in range(1, order + 1):
-        view = REFERENCE.ReferenceNGramModel(lower, alphabet).fit(train)
+        view = reference.ReferenceNGramModel(lower, alphabet).fit(train)
         assert by_order[:, lower - 1].tolist() == [
             view.prob(seq[:i], seq[i]) for seq in test for i in range(1, len(seq))]
 
 
 @settings(max_examples=30, deadline=None)
 @given(sequences, sequences, st.lists(st.integers(1, 6), min_size=1, max_size=3, unique=True))
-def test_best_order_is_the_references(train, valid, orders):
+def test_best_order_is_the_references(reference, train, valid, orders):
     order, scores = best_order(train, valid, 5, orders)
-    old_order, old_scores = REFERENCE.reference_best_order(train, valid, 5, orders)
+    old_order, old_scores = reference.reference_best_order(train, valid, 5, orders)
     assert order == old_order
     assert scores == pytest.approx(old_scores, rel=1e-12, abs=1e-12)
 
@@ -108,13 +100,13 @@ def _random_split(rng: random.Random, n: int, alphabet: int) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_evaluate_ngram_gives_the_references_figures(seed):
+def test_evaluate_ngram_gives_the_references_figures(seed, reference):
     rng = random.Random(seed)
     alphabet = 12
     train, valid, test = (_random_split(rng, n, alphabet) for n in (60, 10, 10))
     pitch_ids = set(range(3, alphabet))
     new = evaluate_ngram(train, valid, test, alphabet, pitch_ids)
-    old = REFERENCE.reference_evaluate_ngram(train, valid, test, alphabet, pitch_ids)
+    old = reference.reference_evaluate_ngram(train, valid, test, alphabet, pitch_ids)
     assert new.extra["order"] == old["order"]
     assert new.log_likelihood == pytest.approx(old["log_likelihood"], rel=1e-12)
     assert new.bits_per_note == pytest.approx(old["bits_per_note"], rel=1e-12)
@@ -161,9 +153,9 @@ def test_symbols_never_seen_escape_to_the_uniform_floor():
     assert model.prob([5], 1) == model.prob([], 1)
 
 
-def test_symbols_beyond_the_alphabet_behave_as_the_reference():
+def test_symbols_beyond_the_alphabet_behave_as_the_reference(reference):
     train, test = [[0, 1, 7, 1]], [[7, 1, 9], [9, 9, 7]]
-    old = REFERENCE.ReferenceNGramModel(3, 4).fit(train)
+    old = reference.ReferenceNGramModel(3, 4).fit(train)
     assert NGramModel(3, 4).fit(train).probs(test).tolist() == [
         old.prob(seq[:i], seq[i]) for seq in test for i in range(1, len(seq))]
 
