@@ -13,7 +13,9 @@ step (as in nanoGPT's sample loop):
 
 A row that ends (EOS) leaves the batch: its recurrent state, grammar state and lookback rows
 are dropped, so the last forwards of a batch compute only the melodies still going, and the
-results come back in the order asked for.
+results come back in the order asked for. A batch of a few rows (`rows.ROW_LOOP_ROWS`) takes
+the same steps with each row's rules in Python (`rows.py`), which cost less there than tensor
+ops; a seed gives the same tunes either way.
 
 Beam search (`beam.py`) keeps, for each requested melody, the `beam` sequences of highest
 log-likelihood, growing each by `branch` sampled tokens per step (Magenta's Melody RNN).
@@ -25,11 +27,12 @@ import math
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from melodyrnn.generate.beam import beam_search_ids, select_rows
+from melodyrnn.generate.draw import draw
 from melodyrnn.generate.lookback import BatchLookback
 from melodyrnn.generate.prime import read_prefix
+from melodyrnn.generate.rows import ROW_LOOP_ROWS, sample_rows
 from melodyrnn.generate.rules import StepRules
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.models.lookback import uses_lookback
@@ -37,48 +40,6 @@ from melodyrnn.models.lookback import uses_lookback
 # Rows sampled at once (melodies, or melodies x beams): what a batch costs is bounded by this,
 # so a run of any length holds at most one batch of sequences.
 BATCH_ROWS = 64
-
-
-def filter_top_k(logits: Tensor, k: int) -> Tensor:
-    """Keep the k largest logits of each row, -inf elsewhere."""
-    if k >= logits.size(-1):
-        return logits
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, -math.inf)
-
-
-def filter_top_p(logits: Tensor, p: float) -> Tensor:
-    """Keep the smallest set of most likely tokens whose probability sums to at least p."""
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-    drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= p  # mass before this token
-    sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
-    return torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
-
-
-def draw(logits: Tensor, settings: SampleSettings, uniforms: Tensor) -> Tensor:
-    """One token id per row from masked logits (B, V), by the settings' strategy, with one
-    uniform number in [0, 1) per row (B,) for the draw.
-
-    The draw inverts each row's cumulative distribution at its uniform: the first id whose
-    cumulative probability exceeds it. That is the distribution `torch.multinomial` draws
-    from, at a tenth of its cost for a (1000, 425) batch, and it needs one random number a
-    row, which the caller can give each melody from its own stream."""
-    if settings.temperature < 1e-4:  # the T -> 0 limit: greedy
-        return logits.argmax(dim=-1)
-    logits = logits / settings.temperature
-    if settings.top_k is not None:
-        logits = filter_top_k(logits, settings.top_k)
-    if settings.top_p is not None:
-        logits = filter_top_p(logits, settings.top_p)
-    probs = torch.softmax(logits.float(), dim=-1)  # (B, V)
-    cumulative = probs.cumsum(dim=-1)  # (B, V), non-decreasing
-    total = cumulative[:, -1:]
-    # u * total may round up to total itself; just below it the last possible id is drawn
-    point = torch.minimum(uniforms.to(total)[:, None] * total,
-                          torch.nextafter(total, torch.zeros_like(total)))
-    # cumulative[i - 1] <= point < cumulative[i]: id i has probability above 0
-    return torch.searchsorted(cumulative, point, right=True).squeeze(-1)
 
 
 @torch.inference_mode()
@@ -95,6 +56,8 @@ def sample_ids(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num:
         if settings.beam > 1:
             return beam_search_ids(network, tokenizer, prefix, num, settings, seed,
                                    steps_per_bar)
+        if num <= ROW_LOOP_ROWS:  # a few rows: their rules in Python cost less than tensors
+            return sample_rows(network, tokenizer, prefix, num, settings, seed, steps_per_bar)
         return _sample(network, tokenizer, prefix, num, settings, seed, steps_per_bar)
     finally:
         torch.set_num_threads(threads)

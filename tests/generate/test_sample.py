@@ -10,7 +10,8 @@ import torch
 
 import melodyrnn as mr
 from melodyrnn.errors import ConfigError
-from melodyrnn.generate.sample import draw, filter_top_k, filter_top_p, sample_ids
+from melodyrnn.generate.draw import draw, filter_top_k, filter_top_p
+from melodyrnn.generate.sample import sample_ids
 from melodyrnn.generate.settings import SampleSettings
 from melodyrnn.io.inputs.text import parse_primer
 from melodyrnn.models.network import MelodyLSTM
