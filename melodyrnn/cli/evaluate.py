@@ -1,4 +1,5 @@
-"""`melodyrnn evaluate`: held-out bits per note against an n-gram, or samples against tunes."""
+"""`melodyrnn evaluate`: held-out bits per note against an n-gram (and, with `--stm`, of the
+model combined with a short-term model of each melody), or samples against tunes."""
 
 from __future__ import annotations
 
@@ -8,14 +9,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from melodyrnn.cli.flags import checked
+from melodyrnn.errors import ConfigError
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate", help="held-out bits per note of a model against a smoothed n-gram",
         description="Score every melody of a dataset split with a model and with the best "
                     "interpolated n-gram (orders 1-8, escape method C, order chosen on the "
-                    "valid split); print bits per note, nats per token, perplexity, accuracy.",
+                    "valid split); print bits per note, nats per token, perplexity, accuracy. "
+                    "With --stm, also the model combined with a short-term model of each "
+                    "melody, as IDyOM does: a PPM* model that learns the melody from its "
+                    "first note on, mixed with the model by an entropy-weighted geometric "
+                    "mean.",
         epilog="examples:\n  melodyrnn evaluate --data corpora/folk\n"
+               "  melodyrnn evaluate --data corpora/folk --stm\n"
                "  melodyrnn evaluate --model runs/folk/version_0 --data corpora/folk "
                "--split valid --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,13 +36,29 @@ def add(sub: argparse._SubParsersAction) -> None:
                                      "the training split, instead of scoring a model")
     p.add_argument("--plot", help="with --samples: also write metric histograms to this .png")
     p.add_argument("--no-baseline", action="store_true", help="skip the n-gram baseline")
+    p.add_argument("--stm", action="store_true",
+                   help="add the row 'model + STM': the model combined with a short-term model "
+                        "of each melody (its bias chosen on the valid split)")
+    p.add_argument("--stm-bias", type=checked(_stm_bias), metavar="B",
+                   help="the combination's bias (>= 0; 0 is the plain geometric mean; higher "
+                        "favours the more certain model) instead of choosing it; implies --stm")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
+def _stm_bias(text: str) -> float:
+    # the check lives with the combination; numpy loads only when the flag is given
+    from melodyrnn.evaluate.stm import check_bias
+    return check_bias(text)
+
+
 def run(args: argparse.Namespace) -> int:
+    stm = args.stm or args.stm_bias is not None
     if args.samples:
+        if stm:
+            raise ConfigError("--stm and --stm-bias score a model; they do not apply to "
+                              "--samples")
         return _run_evaluate_samples(args)
     # the scoring imports torch, so it loads only when a model is scored
     from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
@@ -43,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     results = evaluate_dataset(model, args.data, args.split, baseline=not args.no_baseline,
-                               progress=not args.quiet)
+                               progress=not args.quiet, stm=stm, stm_bias=args.stm_bias)
     if args.json:
         print(json.dumps({k: r.to_dict() for k, r in results.items()}, indent=2))
     else:
