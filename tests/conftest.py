@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -69,7 +70,12 @@ def benchmark_module() -> Callable[[str], ModuleType]:
                                                           ROOT / "benchmarks" / f"{name}.py")
             assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # a script may import its sibling scripts, as it does when run from benchmarks/
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(str(ROOT / "benchmarks"))
             loaded[name] = module
         return loaded[name]
 
