@@ -54,14 +54,16 @@ def score_fold(model: Any, valid: list[list[int]], test: list[list[int]],
     by_lr = {lr: dists(copy.deepcopy(model), valid, index, scored, lr) for lr in DYNAMIC_LRS}
     lr = min(DYNAMIC_LRS, key=lambda r: sum(bits(by_lr[r], valid, index)))
     choice: dict[str, Any] = {"dynamic_lr": lr}
+    stm_valid = pitch_lstm.stm_distributions(valid, alphabet)  # the same for every bias
     for kind, base in (("static", static_valid), ("dynamic", by_lr[lr])):
         choice[f"{kind}_stm_bias"] = min(STM_BIASES, key=lambda b: sum(bits(
-            pitch_lstm.with_stm(base, valid, alphabet, b), valid, index)))
+            pitch_lstm.with_stm(base, stm_valid, b), valid, index)))
     static = dists(model, test, index, scored)
     dynamic = dists(copy.deepcopy(model), test, index, scored, lr)
     out = {"static": sum(bits(static, test, index)), "dynamic": sum(bits(dynamic, test, index))}
+    stm_test = pitch_lstm.stm_distributions(test, alphabet)
     for kind, base in (("static", static), ("dynamic", dynamic)):
-        combined = pitch_lstm.with_stm(base, test, alphabet, choice[f"{kind}_stm_bias"])
+        combined = pitch_lstm.with_stm(base, stm_test, choice[f"{kind}_stm_bias"])
         out[f"{kind}+stm"] = sum(bits(combined, test, index))
     return out, choice
 

@@ -9,8 +9,8 @@ predicting it, and keeps the adapted weights from one test melody to the next (a
 its counts).
 
 Each note's distribution is kept, so a short-term model of the melody can be combined with it
-afterwards (`with_stm`: a PPM model that learns only the melody being read, combined by
-IDyOM's entropy-weighted geometric mean), at several biases, without running the network again.
+afterwards (`stm_distributions`: a PPM model that learns only the melody being read; `with_stm`:
+IDyOM's entropy-weighted geometric mean), at several biases, without running either again.
 """
 
 from __future__ import annotations
@@ -140,17 +140,26 @@ def bits(distributions: Sequence[np.ndarray], seqs: Sequence[Sequence[int]],
     return totals
 
 
-def with_stm(distributions: Sequence[np.ndarray], seqs: Sequence[Sequence[int]],
-             alphabet: Sequence[int], bias: float) -> list[np.ndarray]:
-    """The distributions combined, note by note, with a short-term PPM model of each melody
-    alone (`STM_OPTIONS`, empty at the melody's first note, learning each note after
-    predicting it), by IDyOM's entropy-weighted geometric mean with `bias`."""
+def stm_distributions(seqs: Sequence[Sequence[int]],
+                      alphabet: Sequence[int]) -> list[np.ndarray]:
+    """Per melody, an (n_notes, |A|) array: the distributions of a short-term PPM model of the
+    melody alone (`STM_OPTIONS`, empty at its first note, learning each note after predicting
+    it). They do not depend on the combination's bias, so `with_stm` takes them ready."""
     out = []
-    for dist, seq in zip(distributions, seqs, strict=True):
+    for seq in seqs:
         stm = PPMModel(alphabet, **STM_OPTIONS)
         rows = []
         for j, pitch in enumerate(seq):
-            rows.append(combine_geometric([dist[j].tolist(), stm.distribution(seq[:j])], bias))
+            rows.append(stm.distribution(seq[:j]))
             stm.observe(seq[:j], pitch)
         out.append(np.array(rows))
     return out
+
+
+def with_stm(distributions: Sequence[np.ndarray], stms: Sequence[np.ndarray],
+             bias: float) -> list[np.ndarray]:
+    """The distributions combined, note by note, with the short-term model's
+    (`stm_distributions`), by IDyOM's entropy-weighted geometric mean with `bias`."""
+    return [np.array([combine_geometric([d.tolist(), s.tolist()], bias)
+                      for d, s in zip(dist, stm, strict=True)])
+            for dist, stm in zip(distributions, stms, strict=True)]

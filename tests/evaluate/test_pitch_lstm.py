@@ -72,14 +72,15 @@ def test_dynamic_evaluation_adapts_and_at_step_zero_is_static(trained):
 def test_the_short_term_model_is_combined_note_by_note():
     seq = [60, 62, 60, 62, 60, 64]
     flat = [np.full((len(seq), 5), 0.2)]
-    combined = pitch_lstm.with_stm(flat, [seq], ALPHABET, bias=2.0)[0]
+    stms = pitch_lstm.stm_distributions([seq], ALPHABET)
+    combined = pitch_lstm.with_stm(flat, stms, bias=2.0)[0]
     stm = PPMModel(ALPHABET, **pitch_lstm.STM_OPTIONS)
     for j, pitch in enumerate(seq):
         expected = combine_geometric([[0.2] * 5, stm.distribution(seq[:j])], 2.0)
         assert np.allclose(combined[j], expected)
         stm.observe(seq[:j], pitch)
     # a repeating melody: the short-term model learns it, the flat model cannot
-    assert pitch_lstm.bits(pitch_lstm.with_stm(flat, [seq], ALPHABET, 2.0), [seq], INDEX)[0] \
+    assert pitch_lstm.bits(pitch_lstm.with_stm(flat, stms, 2.0), [seq], INDEX)[0] \
         < pitch_lstm.bits(flat, [seq], INDEX)[0]
 
 
