@@ -21,6 +21,9 @@ split), which stops training early and picks, by bits per note there, the networ
 LSTM alone; with dynamic evaluation (an SGD step after each note); and each combined with a
 short-term PPM model of the melody being read, as IDyOM's BOTH+ combines its LTM+ and STM.
 
+With more than one seed, each LSTM row has an ensemble row too: the mean of the seeds'
+distributions on each test fold. `--jobs N` runs the (seed, fold) tasks in N processes.
+
 `--pretrain CORPUS` adds the same rows for one network per seed pre-trained on CORPUS, then
 fine-tuned per fold. The pre-training pool leaves out every melody of the set's own file and
 every melody that `melodyrnn.evaluate.leakage` links to a melody of the set (copies in any
@@ -29,7 +32,7 @@ JSON says how many each rule dropped. Its vocabulary holds every pitch of the po
 a note's probability is renormalised over the set's alphabet, as the other rows predict.
 
     python benchmarks/pearce.py --set kinder --no-lstm
-    python benchmarks/pearce.py --set kinder --pretrain essen
+    python benchmarks/pearce.py --set kinder --pretrain essen --jobs 2
     python benchmarks/pearce.py --set fink0 --seeds 1 --lstm-folds 2
 """
 
@@ -222,6 +225,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--pretrain", metavar="CORPUS", default=None,
                         help="also pre-train one LSTM per seed on CORPUS (e.g. essen), the set "
                              "and its near-duplicates left out, and fine-tune it per fold")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes for the LSTM runs (one thread each; the same figures "
+                             "for any number)")
     parser.add_argument("--out", type=Path, help="JSON file (default: results/pearce_SET.json)")
     args = parser.parse_args(argv)
     if args.folds < 2:
@@ -230,6 +236,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--seeds has to be at least 1, got {args.seeds}")
     if args.lstm_folds is not None and not 1 <= args.lstm_folds <= args.folds:
         parser.error(f"--lstm-folds has to be between 1 and --folds, got {args.lstm_folds}")
+    if args.jobs < 1:
+        parser.error(f"--jobs has to be at least 1, got {args.jobs}")
     if args.pretrain and args.no_lstm:
         parser.error("--pretrain trains LSTMs: leave out --no-lstm")
     return args
@@ -257,10 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pearce_lstm import lstm_rows, pretrain_rows  # (torch loads only for these rows)
 
         seeds = list(range(args.seeds))
-        rows += lstm_rows(seqs, folds, alphabet, seeds, both, args.lstm_folds)
+        rows += lstm_rows(seqs, folds, alphabet, seeds, both, args.lstm_folds, args.jobs)
         if args.pretrain:
             extra, leakage = pretrain_rows(melodies, source, seqs, folds, alphabet,
-                                           args.pretrain, seeds, both, args.lstm_folds)
+                                           args.pretrain, seeds, both, args.lstm_folds,
+                                           args.jobs)
             rows += extra
             result["pretraining_pool"] = leakage
     result["rows"] = rows

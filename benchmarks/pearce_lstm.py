@@ -5,16 +5,26 @@ validation set; the rest trains. On the inner set: early stopping, the network o
 the fine-tuning rate of `FINETUNE_GRID`), the dynamic-evaluation step of `DYNAMIC_LRS` and the
 short-term model's bias of `STM_BIASES`, each by bits per note. The test fold is scored once
 with what was chosen, and every choice is written in the row's config.
+
+With several seeds, each row also has an ensemble row: on each test fold, the mean of the
+seeds' note distributions (the networks are the ones the seed rows score; no network is
+trained for it), and for the rows with the short-term model the median of the seeds' chosen
+biases. Each (seed, fold) is a task of its own, so `jobs` processes share them; every task
+seeds itself, and the figures do not depend on `jobs`.
 """
 
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import random
+import statistics
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from pearce import Folds, make_row, training_set
 
@@ -45,9 +55,10 @@ def _per_note(total: list[float], seqs: Sequence[Sequence[int]]) -> float:
 
 
 def score_fold(model: Any, valid: list[list[int]], test: list[list[int]],
-               index: dict[int, int], alphabet: list[int]) -> tuple[dict[str, float],
-                                                                   dict[str, Any]]:
-    """Total bits of the test fold for each of KINDS, and the choices the inner split made."""
+               index: dict[int, int], alphabet: list[int]) -> tuple[
+                   dict[str, float], dict[str, Any], dict[str, list[np.ndarray]]]:
+    """Total bits of the test fold for each of KINDS, the choices the inner split made, and
+    the test notes' distributions without the short-term model (static, dynamic)."""
     scored = len(alphabet)
     bits, dists = pitch_lstm.bits, pitch_lstm.note_distributions
     static_valid = dists(model, valid, index, scored)
@@ -65,7 +76,7 @@ def score_fold(model: Any, valid: list[list[int]], test: list[list[int]],
     for kind, base in (("static", static), ("dynamic", dynamic)):
         combined = pitch_lstm.with_stm(base, stm_test, choice[f"{kind}_stm_bias"])
         out[f"{kind}+stm"] = sum(bits(combined, test, index))
-    return out, choice
+    return out, choice, {"static": static, "dynamic": dynamic}
 
 
 def _inner_split(train: list[list[int]], seed: int) -> tuple[list[list[int]], list[list[int]]]:
@@ -74,41 +85,121 @@ def _inner_split(train: list[list[int]], seed: int) -> tuple[list[list[int]], li
     return order[cut:], order[:cut]
 
 
+_CONTEXT: dict[str, Any] = {}  # what the tasks read; set before worker processes fork
+
+
+def _map(function: Any, items: list[Any], jobs: int) -> list[Any]:
+    """`function` over `items`, in `jobs` forked processes when more than one. The processes
+    inherit `function` and `_CONTEXT` (nothing but items and results is pickled) and take the
+    next item as they finish one."""
+    if jobs <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    context = multiprocessing.get_context("fork")
+    todo, done = context.Queue(), context.Queue()
+    for k in range(len(items)):
+        todo.put(k)
+    workers = [context.Process(target=_worker, args=(function, items, todo, done), daemon=True)
+               for _ in range(min(jobs, len(items)))]
+    for worker in workers:
+        todo.put(None)  # one stop sign each
+        worker.start()
+    results: dict[int, Any] = {}
+    for _ in items:
+        k, ok, value = done.get()
+        if not ok:
+            for worker in workers:
+                worker.terminate()
+            raise RuntimeError(f"task {items[k]!r} failed:\n{value}")
+        results[k] = value
+    for worker in workers:
+        worker.join()
+    return [results[k] for k in range(len(items))]
+
+
+def _worker(function: Any, items: list[Any], todo: Any, done: Any) -> None:
+    while (k := todo.get()) is not None:
+        try:
+            done.put((k, True, function(items[k])))
+        except Exception:  # handed to the parent, which raises it
+            done.put((k, False, traceback.format_exc()))
+
+
+def _fold_task(task: tuple[int, int]) -> tuple[dict[str, float], dict[str, Any],
+                                               dict[str, list[np.ndarray]]]:
+    """One seed's network for one fold: trained (`fit_fold`), its choices made on the inner
+    split, the test fold scored."""
+    torch.set_num_threads(1)
+    seed, f = task
+    seqs, folds, alphabet = _CONTEXT["seqs"], _CONTEXT["folds"], _CONTEXT["alphabet"]
+    start = time.perf_counter()
+    test = [seqs[i] for i in folds[f]]
+    fit, valid = _inner_split(training_set(seqs, folds, f), 1000 * seed + f)
+    model, index, choice = _CONTEXT["fit_fold"](fit, valid, seed, f)
+    totals, scoring, dists = score_fold(model, valid, test, index, alphabet)
+    print(f"  {_CONTEXT['label']} seed {seed} fold {f}: " + ", ".join(
+        f"{kind} {_per_note([totals[kind]], test):.4f}" for kind in KINDS)
+        + f" ({choice}, {scoring}; {time.perf_counter() - start:.0f} s)", flush=True)
+    return totals, {**choice, **scoring}, dists
+
+
+def _ensemble(members: list[dict[str, list[np.ndarray]]], choices: list[dict[str, Any]],
+              test: list[list[int]], alphabet: list[int]) -> dict[str, float]:
+    """Total bits of a test fold under the mean of the members' distributions, for each of
+    KINDS (with the short-term model at the median of the members' chosen biases)."""
+    index = {pitch: i for i, pitch in enumerate(alphabet)}  # the set's pitches come first
+    stms = pitch_lstm.stm_distributions(test, alphabet)
+    out = {}
+    for kind in ("static", "dynamic"):
+        mean = [np.mean([member[kind][m] for member in members], axis=0)
+                for m in range(len(test))]
+        out[kind] = sum(pitch_lstm.bits(mean, test, index))
+        bias = statistics.median(choice[f"{kind}_stm_bias"] for choice in choices)
+        out[f"{kind}+stm"] = sum(pitch_lstm.bits(pitch_lstm.with_stm(mean, stms, bias), test,
+                                                 index))
+    return out
+
+
+Runs = dict[str, list[list[float]]]
+
+
 def _fold_runs(seqs: list[list[int]], folds: Folds, alphabet: list[int], seeds: list[int],
-               n_folds: int | None, label: str, fit_fold: Any) -> tuple[
-                   dict[str, list[list[float]]], list[list[dict[str, Any]]], list[int]]:
-    """Per kind, per seed, the bits of each fold; the choices of each seed and fold; the
-    notes of each fold. `fit_fold(fit, valid, seed, f)` gives (model, index, choice)."""
-    used = folds[:n_folds] if n_folds else folds
-    runs: dict[str, list[list[float]]] = {kind: [] for kind in KINDS}
-    choices = []
-    for seed in seeds:
+               n_folds: int | None, label: str, fit_fold: Any, jobs: int) -> tuple[
+                   Runs, Runs, list[list[dict[str, Any]]], list[int]]:
+    """Per kind, per seed, the bits of each fold; the same for the seeds' ensemble (one run);
+    the choices of each seed and fold; the notes of each fold. `fit_fold(fit, valid, seed,
+    f)` gives (model, index, choice)."""
+    used = list(range(n_folds or len(folds)))
+    _CONTEXT.update(seqs=seqs, folds=folds, alphabet=alphabet, fit_fold=fit_fold, label=label)
+    results = _map(_fold_task, [(seed, f) for seed in seeds for f in used], jobs)
+    by_task = dict(zip([(seed, f) for seed in seeds for f in used], results, strict=True))
+    runs: Runs = {kind: [[by_task[seed, f][0][kind] for f in used] for seed in seeds]
+                  for kind in KINDS}
+    choices = [[by_task[seed, f][1] for f in used] for seed in seeds]
+    ensemble: Runs = {kind: [[]] for kind in KINDS}
+    for f in used:
+        totals = _ensemble([by_task[seed, f][2] for seed in seeds],
+                           [by_task[seed, f][1] for seed in seeds],
+                           [seqs[i] for i in folds[f]], alphabet)
         for kind in KINDS:
-            runs[kind].append([])
-        seed_choices = []
-        for f, fold in enumerate(used):
-            start = time.perf_counter()
-            test = [seqs[i] for i in fold]
-            fit, valid = _inner_split(training_set(seqs, folds, f), 1000 * seed + f)
-            model, index, choice = fit_fold(fit, valid, seed, f)
-            totals, scoring = score_fold(model, valid, test, index, alphabet)
-            for kind in KINDS:
-                runs[kind][-1].append(totals[kind])
-            seed_choices.append({**choice, **scoring})
-            print(f"  {label} seed {seed} fold {f}: " + ", ".join(
-                f"{kind} {_per_note([totals[kind]], test):.4f}" for kind in KINDS)
-                + f" ({choice}, {scoring}; {time.perf_counter() - start:.0f} s)", flush=True)
-        choices.append(seed_choices)
-    return runs, choices, [sum(len(seqs[i]) for i in fold) for fold in used]
+            ensemble[kind][0].append(totals[kind])
+    return runs, ensemble, choices, [sum(len(seqs[i]) for i in folds[f]) for f in used]
 
 
-def _rows(prefix: str, runs: dict[str, list[list[float]]], fold_notes: list[int],
+def _rows(prefix: str, runs: Runs, ensemble: Runs, fold_notes: list[int],
           config: dict[str, Any], seconds: float, both: list[float],
           folds: int) -> list[dict[str, Any]]:
-    names = {"static": prefix, "dynamic": f"{prefix} + dynamic evaluation",
-             "static+stm": f"{prefix} + STM", "dynamic+stm": f"{prefix} + dynamic evaluation + STM"}
-    rows = [make_row(names[kind], runs[kind], fold_notes, config, seconds,
+    suffix = {"static": "", "dynamic": " + dynamic evaluation", "static+stm": " + STM",
+              "dynamic+stm": " + dynamic evaluation + STM"}
+    rows = [make_row(prefix + suffix[kind], runs[kind], fold_notes, config, seconds,
                      both=both[:len(fold_notes)]) for kind in KINDS]
+    seeds = len(runs["static"])
+    if seeds > 1:
+        config = {**config, "ensemble": (
+            f"the mean of the {seeds} seeds' note distributions on each test fold; with the "
+            "STM, the median of the seeds' chosen biases")}
+        rows += [make_row(f"{prefix}, ensemble of {seeds} seeds{suffix[kind]}", ensemble[kind],
+                          fold_notes, config, seconds, both=both[:len(fold_notes)])
+                 for kind in KINDS]
     if len(fold_notes) < folds:  # a timing run: say which folds the figure covers
         for row in rows:
             row["folds_evaluated"] = len(fold_notes)
@@ -116,7 +207,7 @@ def _rows(prefix: str, runs: dict[str, list[list[float]]], fold_notes: list[int]
 
 
 def lstm_rows(seqs: list[list[int]], folds: Folds, alphabet: list[int], seeds: list[int],
-              both: list[float], n_folds: int | None) -> list[dict[str, Any]]:
+              both: list[float], n_folds: int | None, jobs: int = 1) -> list[dict[str, Any]]:
     """LSTMs trained on each fold's nine training folds alone."""
     # one thread: networks this small gain nothing from more, and the figures then do not
     # depend on how many cores the machine has
@@ -136,13 +227,13 @@ def lstm_rows(seqs: list[list[int]], folds: Folds, alphabet: list[int], seeds: l
         valid_bits, k, model, epochs = min(tried, key=lambda t: t[:2])
         return model, index, {"network": k, "epochs": epochs}
 
-    runs, choices, fold_notes = _fold_runs(seqs, folds, alphabet, seeds, n_folds, "LSTM",
-                                           fit_fold)
+    runs, ensemble, choices, fold_notes = _fold_runs(seqs, folds, alphabet, seeds, n_folds,
+                                                     "LSTM", fit_fold, jobs)
     config = {"grid": GRID, **TRAINING, "inner_valid_share": VALID_SHARE,
               "dynamic_lrs": DYNAMIC_LRS, "stm_biases": STM_BIASES, "stm": pitch_lstm.STM_OPTIONS,
               "chosen_on": "each fold's inner split (a tenth of its training melodies)",
               "choices": choices, "seeds": seeds, "tokens": "BOS + pitches + EOS"}
-    return _rows("LSTM trained on the nine folds", runs, fold_notes, config,
+    return _rows("LSTM trained on the nine folds", runs, ensemble, fold_notes, config,
                  time.perf_counter() - start, both, len(folds))
 
 
@@ -163,9 +254,22 @@ def pretraining_pool(melodies: list[Melody], source: str,
     return kept, report
 
 
+def _pretrain(seed: int) -> tuple[Any, int]:
+    """(the network pre-trained on the pool with `seed`, its epochs)."""
+    torch.set_num_threads(1)
+    pool = _CONTEXT["pool"]
+    order = random.Random(seed).sample(pool, len(pool))
+    cut = max(1, round(PRETRAIN_TRAINING["valid_share"] * len(order)))
+    model, _, epochs = pitch_lstm.train(order[cut:], order[:cut], _CONTEXT["index"], seed,
+                                        PRETRAIN_OPTIONS, PRETRAIN_TRAINING,
+                                        log=f"pre-training seed {seed}")
+    return model, epochs
+
+
 def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], folds: Folds,
                   alphabet: list[int], corpus: str, seeds: list[int], both: list[float],
-                  n_folds: int | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  n_folds: int | None, jobs: int = 1) -> tuple[list[dict[str, Any]],
+                                                               dict[str, Any]]:
     """One network per seed pre-trained on the leak-free pool, fine-tuned per fold."""
     start = time.perf_counter()
     pool, report = pretraining_pool(melodies, source, corpus)
@@ -175,14 +279,10 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
     # the set's alphabet first: tokens FIRST_PITCH .. FIRST_PITCH + |A| - 1 are the scored ones
     extra = sorted({pitch for seq in pool for pitch in seq} - set(alphabet))
     index = {pitch: i for i, pitch in enumerate([*alphabet, *extra])}
-    pretrained: dict[int, Any] = {}
-    epochs: dict[int, int] = {}
-    for seed in seeds:
-        order = random.Random(seed).sample(pool, len(pool))
-        cut = max(1, round(PRETRAIN_TRAINING["valid_share"] * len(order)))
-        pretrained[seed], _, epochs[seed] = pitch_lstm.train(
-            order[cut:], order[:cut], index, seed, PRETRAIN_OPTIONS, PRETRAIN_TRAINING,
-            log=f"pre-training seed {seed}")
+    _CONTEXT.update(pool=pool, index=index)
+    trained = dict(zip(seeds, _map(_pretrain, seeds, jobs), strict=True))
+    pretrained = {seed: model for seed, (model, _) in trained.items()}
+    epochs = {seed: n for seed, (_, n) in trained.items()}
 
     def fit_fold(fit: list[list[int]], valid: list[list[int]], seed: int,
                  f: int) -> tuple[Any, dict[int, int], dict[str, Any]]:
@@ -195,8 +295,8 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
         loss, lr, model = min(tried, key=lambda t: t[:2])
         return model, index, {"finetune_lr": lr}
 
-    runs, choices, fold_notes = _fold_runs(seqs, folds, alphabet, seeds, n_folds, "fine-tuned",
-                                           fit_fold)
+    runs, ensemble, choices, fold_notes = _fold_runs(seqs, folds, alphabet, seeds, n_folds,
+                                                     "fine-tuned", fit_fold, jobs)
     config = {**PRETRAIN_OPTIONS, "pretrain": {**PRETRAIN_TRAINING, "epochs": epochs},
               "finetune": {**FINETUNE_TRAINING, "lr_grid": FINETUNE_GRID},
               "inner_valid_share": VALID_SHARE, "dynamic_lrs": DYNAMIC_LRS,
@@ -205,5 +305,5 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
               "scored": f"softmax renormalised over the set's {len(alphabet)} pitches"}
     size = f"{PRETRAIN_OPTIONS['num_layers']}x{PRETRAIN_OPTIONS['hidden_size']}"
     rows = _rows(f"LSTM {size} pre-trained on {corpus} (leak-free), fine-tuned", runs,
-                 fold_notes, config, time.perf_counter() - start, both, len(folds))
+                 ensemble, fold_notes, config, time.perf_counter() - start, both, len(folds))
     return rows, report

@@ -110,15 +110,54 @@ def test_the_lstm_rows_choose_on_the_inner_split_and_record_it(benchmark_module,
     folds = pearce.make_folds(len(seqs), 3, 0)
     both = [10.0 * len(fold) for fold in folds]  # a stand-in BOTH+: 10 bits a melody
     rows = rows_module.lstm_rows(seqs, folds, ALPHABET, [0, 1], both, n_folds=1)
-    assert [r["name"] for r in rows] == [
-        "LSTM trained on the nine folds", "LSTM trained on the nine folds + dynamic evaluation",
-        "LSTM trained on the nine folds + STM",
-        "LSTM trained on the nine folds + dynamic evaluation + STM"]
-    for row in rows:
+    kinds = ["", " + dynamic evaluation", " + STM", " + dynamic evaluation + STM"]
+    prefix = "LSTM trained on the nine folds"
+    assert [r["name"] for r in rows] == [prefix + k for k in kinds] + [
+        f"{prefix}, ensemble of 2 seeds{k}" for k in kinds]
+    for row in rows[:4]:
         assert row["runs"] == 2 and len(row["per_seed"]) == 2 and row["folds_evaluated"] == 1
+    for row in rows[4:]:
+        assert row["runs"] == 1 and "sd" not in row and "ensemble" in row["config"]
+    for row in rows:
         assert row["notes"] == sum(len(seqs[i]) for i in folds[0])
         assert row["vs_both"]["folds_better"] + row["vs_both"]["folds_worse"] <= 1
     choice = rows[0]["config"]["choices"][1][0]  # seed 1, fold 0
     assert choice["network"] in (0, 1) and choice["dynamic_lr"] in (0.001, 0.1)
     assert choice["static_stm_bias"] in (1.0, 4.0) and choice["dynamic_stm_bias"] in (1.0, 4.0)
     assert rows[0]["config"]["chosen_on"].startswith("each fold's inner split")
+
+
+def test_the_ensemble_averages_the_seeds_distributions(benchmark_module):
+    rows_module = benchmark_module("pearce_lstm")
+    test = [[60, 62, 60]]
+    flat = np.full((3, 5), 0.2)
+    peaked = np.array([[0.6, 0.1, 0.1, 0.1, 0.1], [0.1, 0.6, 0.1, 0.1, 0.1],
+                       [0.6, 0.1, 0.1, 0.1, 0.1]])
+    members = [{"static": [flat], "dynamic": [flat]}, {"static": [peaked], "dynamic": [flat]}]
+    choices = [{"static_stm_bias": 1.0, "dynamic_stm_bias": 2.0},
+               {"static_stm_bias": 7.0, "dynamic_stm_bias": 2.0}]
+    totals = rows_module._ensemble(members, choices, test, ALPHABET)
+    # each note: (0.2 + 0.6) / 2 = 0.4 under the static ensemble, 0.2 under the dynamic one
+    assert totals["static"] == pytest.approx(-3 * math.log2(0.4))
+    assert totals["dynamic"] == pytest.approx(-3 * math.log2(0.2))
+    mean = [(flat + peaked) / 2]
+    stms = pitch_lstm.stm_distributions(test, ALPHABET)
+    expected = pitch_lstm.bits(pitch_lstm.with_stm(mean, stms, 4.0), test, INDEX)[0]
+    assert totals["static+stm"] == pytest.approx(expected)  # the median of biases 1 and 7
+
+
+def test_the_lstm_rows_do_not_depend_on_the_number_of_processes(benchmark_module, monkeypatch):
+    rows_module = benchmark_module("pearce_lstm")
+    pearce = benchmark_module("pearce")
+    monkeypatch.setattr(rows_module, "GRID", [OPTIONS])
+    monkeypatch.setattr(rows_module, "TRAINING", {"lr": 1e-2, "batch_size": 8,
+                                                  "max_epochs": 1, "patience": 1})
+    monkeypatch.setattr(rows_module, "DYNAMIC_LRS", (0.01,))
+    monkeypatch.setattr(rows_module, "STM_BIASES", (2.0,))
+    seqs = _tunes(24, seed=2)
+    folds = pearce.make_folds(len(seqs), 3, 0)
+    both = [10.0 * len(fold) for fold in folds]
+    one, two = (rows_module.lstm_rows(seqs, folds, ALPHABET, [0, 1], both, 2, jobs)
+                for jobs in (1, 2))
+    for a, b in zip(one, two, strict=True):
+        assert a["per_fold"] == b["per_fold"] and a["bits_per_note"] == b["bits_per_note"]
