@@ -254,8 +254,10 @@ def pretraining_pool(melodies: list[Melody], source: str,
     return kept, report
 
 
-def _pretrain(seed: int) -> tuple[Any, int]:
-    """(the network pre-trained on the pool with `seed`, its epochs)."""
+def _pretrain(seed: int) -> tuple[dict[str, np.ndarray], int]:
+    """(the weights of the network pre-trained on the pool with `seed`, as arrays, its
+    epochs). Arrays, not tensors: torch hands tensors between processes through file
+    descriptors that close when the worker ends."""
     torch.set_num_threads(1)
     pool = _CONTEXT["pool"]
     order = random.Random(seed).sample(pool, len(pool))
@@ -263,7 +265,7 @@ def _pretrain(seed: int) -> tuple[Any, int]:
     model, _, epochs = pitch_lstm.train(order[cut:], order[:cut], _CONTEXT["index"], seed,
                                         PRETRAIN_OPTIONS, PRETRAIN_TRAINING,
                                         log=f"pre-training seed {seed}")
-    return model, epochs
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}, epochs
 
 
 def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], folds: Folds,
@@ -281,7 +283,11 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
     index = {pitch: i for i, pitch in enumerate([*alphabet, *extra])}
     _CONTEXT.update(pool=pool, index=index)
     trained = dict(zip(seeds, _map(_pretrain, seeds, jobs), strict=True))
-    pretrained = {seed: model for seed, (model, _) in trained.items()}
+    pretrained = {}
+    for seed, (weights, _) in trained.items():
+        pretrained[seed] = pitch_lstm.MelodyLSTM(pitch_lstm.FIRST_PITCH + len(index),
+                                                 pad_id=pitch_lstm.PAD, **PRETRAIN_OPTIONS)
+        pretrained[seed].load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     epochs = {seed: n for seed, (_, n) in trained.items()}
 
     def fit_fold(fit: list[list[int]], valid: list[list[int]], seed: int,

@@ -161,3 +161,21 @@ def test_the_lstm_rows_do_not_depend_on_the_number_of_processes(benchmark_module
                 for jobs in (1, 2))
     for a, b in zip(one, two, strict=True):
         assert a["per_fold"] == b["per_fold"] and a["bits_per_note"] == b["bits_per_note"]
+
+
+def test_the_earlier_command_line_still_runs(benchmark_module):
+    old = benchmark_module("pearce_kinder")
+    assert old.translate(["--corpus", "fink0", "--lstm", "--pretrain", "essen"]) == [
+        "--set", "fink0", "--variants", "--pretrain", "essen"]
+    assert old.translate(["--no-variants"]) == ["--set", "kinder", "--no-lstm"]
+
+
+def test_pretrained_weights_come_back_from_worker_processes(benchmark_module, monkeypatch):
+    rows_module = benchmark_module("pearce_lstm")
+    monkeypatch.setattr(rows_module, "PRETRAIN_OPTIONS", OPTIONS)
+    monkeypatch.setattr(rows_module, "PRETRAIN_TRAINING", {
+        "lr": 1e-2, "batch_size": 8, "max_epochs": 1, "patience": 1, "valid_share": 0.2})
+    rows_module._CONTEXT.update(pool=_tunes(20), index=INDEX)
+    one, two = (rows_module._map(rows_module._pretrain, [0, 1], jobs) for jobs in (1, 2))
+    for (a, _), (b, _) in zip(one, two, strict=True):
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
