@@ -283,11 +283,7 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
     index = {pitch: i for i, pitch in enumerate([*alphabet, *extra])}
     _CONTEXT.update(pool=pool, index=index)
     trained = dict(zip(seeds, _map(_pretrain, seeds, jobs), strict=True))
-    pretrained = {}
-    for seed, (weights, _) in trained.items():
-        pretrained[seed] = pitch_lstm.MelodyLSTM(pitch_lstm.FIRST_PITCH + len(index),
-                                                 pad_id=pitch_lstm.PAD, **PRETRAIN_OPTIONS)
-        pretrained[seed].load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    pretrained = {seed: weights for seed, (weights, _) in trained.items()}
     epochs = {seed: n for seed, (_, n) in trained.items()}
 
     def fit_fold(fit: list[list[int]], valid: list[list[int]], seed: int,
@@ -296,7 +292,8 @@ def pretrain_rows(melodies: list[Melody], source: str, seqs: list[list[int]], fo
         for lr in FINETUNE_GRID:
             model, loss, _ = pitch_lstm.train(fit, valid, index, 1000 * seed + f, {},
                                               {**FINETUNE_TRAINING, "lr": lr},
-                                              model=copy.deepcopy(pretrained[seed]))
+                                              model=pitch_lstm.network(index, PRETRAIN_OPTIONS,
+                                                                       pretrained[seed]))
             tried.append((loss, lr, model))
         loss, lr, model = min(tried, key=lambda t: t[:2])
         return model, index, {"finetune_lr": lr}

@@ -53,6 +53,16 @@ def mean_loss(model: Any, seqs: Sequence[Sequence[int]], index: dict[int, int]) 
         return float(sequence_loss(model(inputs)[0], targets, PAD))
 
 
+def network(index: dict[int, int], options: dict[str, Any],
+            weights: dict[str, np.ndarray] | None = None) -> Any:
+    """A network over `index`'s pitches, with `weights` (arrays named as in its `state_dict`)
+    when given."""
+    model = MelodyLSTM(FIRST_PITCH + len(index), pad_id=PAD, **options)
+    if weights is not None:
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    return model
+
+
 def train(fit: Sequence[Sequence[int]], valid: Sequence[Sequence[int]], index: dict[int, int],
           seed: int, options: dict[str, Any], training: dict[str, Any], model: Any = None,
           log: str = "") -> tuple[Any, float, int]:
@@ -67,7 +77,7 @@ def train(fit: Sequence[Sequence[int]], valid: Sequence[Sequence[int]], index: d
     rng = random.Random(seed)
     best, best_state, stale, epochs = math.inf, None, 0, 0
     if model is None:
-        model = MelodyLSTM(FIRST_PITCH + len(index), pad_id=PAD, **options)
+        model = network(index, options)
     else:
         best = mean_loss(model, valid, index)
         best_state = copy.deepcopy(model.state_dict())

@@ -179,3 +179,5 @@ def test_pretrained_weights_come_back_from_worker_processes(benchmark_module, mo
     one, two = (rows_module._map(rows_module._pretrain, [0, 1], jobs) for jobs in (1, 2))
     for (a, _), (b, _) in zip(one, two, strict=True):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    rebuilt = pitch_lstm.network(INDEX, OPTIONS, one[0][0]).state_dict()
+    assert all(np.array_equal(rebuilt[k].numpy(), v) for k, v in one[0][0].items())
