@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import melodyrnn as mr
 from melodyrnn.evaluate.likelihood import evaluate_dataset, format_table
@@ -27,7 +28,7 @@ def main() -> None:
     model = mr.load_model(args.model)
     if not (Path(args.data) / "manifest.json").is_file():
         print(mr.prepare(model.corpus, args.data).summary())
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for split in ("valid", "test"):
         results = evaluate_dataset(model, args.data, split)
         print(format_table(results, f"{args.data}, split {split}:"))

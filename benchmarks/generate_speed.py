@@ -74,7 +74,7 @@ class Run:
     seqs: list[list[int]] | None = None
 
 
-def load_network(path: str | None) -> tuple[torch.nn.Module, Any, str]:
+def load_network(path: str | None) -> tuple[MelodyLSTM, Any, str]:
     """(network, tokenizer, description): the given or bundled model, else random weights."""
     from melodyrnn.generate.model import DEFAULT_MODEL, load_model
     from melodyrnn.tokenizers import load_tokenizer
@@ -89,7 +89,7 @@ def load_network(path: str | None) -> tuple[torch.nn.Module, Any, str]:
                                 "tokenizer corpora/folk/tokenizer.json")
 
 
-def run_ours(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
+def run_ours(network: MelodyLSTM, tokenizer: Any, prefix: list[int], num: int,
              tokens: int, free: bool, seed: int = 0) -> Run:
     """Our sampler, as `generate` calls it with no length (free) or an unreachable one."""
     settings = SampleSettings(temperature=TEMPERATURE, max_tokens=tokens,
@@ -102,7 +102,7 @@ def run_ours(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: i
                capped=capped, seqs=seqs)
 
 
-def constant_features(network: torch.nn.Module, rows: int, tokens: int,
+def constant_features(network: MelodyLSTM, rows: int, tokens: int,
                       device: torch.device) -> torch.Tensor | None:
     """(rows, tokens, 5) "none" lookback features for a network that wants them, else None."""
     if not uses_lookback(network):
@@ -112,7 +112,7 @@ def constant_features(network: torch.nn.Module, rows: int, tokens: int,
 
 
 @torch.inference_mode()
-def run_floor(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
+def run_floor(network: MelodyLSTM, prefix: list[int], num: int, steps: int,
               final_forward: bool, seed: int = 0) -> Run:
     """A bare loop: feed one token per step with the state, softmax, multinomial; no grammar.
     `final_forward` feeds the last draw too, as ours does when it stops at the cap."""
@@ -132,7 +132,7 @@ def run_floor(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
 
 
 @torch.inference_mode()
-def run_forwards(network: torch.nn.Module, prefix: list[int], steps: int) -> Run:
+def run_forwards(network: MelodyLSTM, prefix: list[int], steps: int) -> Run:
     """The network forwards of one tune alone: its prefix, then `steps` one-token steps."""
     device = next(network.parameters()).device
     ids = torch.tensor([prefix], dtype=torch.long, device=device)
@@ -144,7 +144,7 @@ def run_forwards(network: torch.nn.Module, prefix: list[int], steps: int) -> Run
     return Run(steps=steps, tokens=steps)
 
 
-def run_single(network: torch.nn.Module, tokenizer: Any, bars: int, seed: int = 0) -> Run:
+def run_single(network: MelodyLSTM, tokenizer: Any, bars: int, seed: int = 0) -> Run:
     """Ours, one tune of `bars` bars of 4/4, as `generate --num 1 --bars N --meter 4/4`."""
     prefix = tokenizer.encode_prefix((4, 4), None)[:1 + tokenizer.meter_token]
     settings = SampleSettings(temperature=TEMPERATURE, bars=bars, max_tokens=bars * 40)
@@ -155,7 +155,7 @@ def run_single(network: torch.nn.Module, tokenizer: Any, bars: int, seed: int = 
 
 
 @torch.inference_mode()
-def run_naive(network: torch.nn.Module, prefix: list[int], num: int, steps: int,
+def run_naive(network: MelodyLSTM, prefix: list[int], num: int, steps: int,
               seed: int = 0) -> Run:
     """The naive loop: re-feed the whole sequence so far at every step, no state carried."""
     device = next(network.parameters()).device
@@ -209,7 +209,7 @@ PROFILE_PARTS = [
 ]
 
 
-def profile_ours(network: torch.nn.Module, tokenizer: Any, prefix: list[int], num: int,
+def profile_ours(network: MelodyLSTM, tokenizer: Any, prefix: list[int], num: int,
                  tokens: int, free: bool) -> None:
     """cProfile one call of ours; print where the time goes, by part."""
     profiler = cProfile.Profile()
@@ -275,7 +275,7 @@ def report_single(args: argparse.Namespace, single: dict[str, Timing]) -> None:
           "(goal <= 2x)")
 
 
-def report_flops(args: argparse.Namespace, network: torch.nn.Module, ours: Timing) -> None:
+def report_flops(args: argparse.Namespace, network: MelodyLSTM, ours: Timing) -> None:
     """Achieved model GFLOP/s of ours at full size, and MFU where a peak is known."""
     per_token = flops_per_token(network.config)
     achieved = ours.run.tokens / ours.wall_s * per_token  # FLOP/s
@@ -354,7 +354,7 @@ def main() -> None:
         measure(args, network, tokenizer, prefix, free)
 
 
-def measure(args: argparse.Namespace, network: torch.nn.Module, tokenizer: Any,
+def measure(args: argparse.Namespace, network: MelodyLSTM, tokenizer: Any,
             prefix: list[int], free: bool) -> None:
     """Warm up, time every side, and print the report."""
     # warm-up: first calls pay for allocator growth and the tokenizer's mask cache

@@ -125,7 +125,8 @@ def _fraction(text: str) -> float:
 def measure_file(path: str, share: float, recipes: list[Recipe], grids: tuple[int, ...],
                  verify: bool) -> dict[str, dict[int, dict[str, Any]]]:
     """Per recipe and grid: the counts of COUNTS, the token ids used and the drop reasons."""
-    stats = {r.name: {g: {**dict.fromkeys(COUNTS, 0), "used": set(), "drops": Counter()}
+    stats: dict[str, dict[int, dict[str, Any]]] = {
+        r.name: {g: {**dict.fromkeys(COUNTS, 0), "used": set(), "drops": Counter()}
                       for g in grids} for r in recipes}
     with tempfile.TemporaryDirectory() as folder:
         source = sampled(Path(path), share, Path(folder))
@@ -230,7 +231,8 @@ def run(names: list[str], grids: tuple[int, ...], max_tunes: int, jobs: int, ver
                     continue
                 share = 1.0
             work.setdefault((str(path), share), []).append(name)
-    totals = {n: {g: {**dict.fromkeys(COUNTS, 0), "used": set(), "drops": Counter()}
+    totals: dict[str, dict[int, dict[str, Any]]] = {
+        n: {g: {**dict.fromkeys(COUNTS, 0), "used": set(), "drops": Counter()}
                   for g in grids} for n in names}
     # the largest files first, so that no worker is left with one big book at the end
     items = sorted(work.items(), key=lambda kv: -os.path.getsize(kv[0][0]))

@@ -34,6 +34,8 @@ a note's probability is renormalised over the set's alphabet, as the other rows 
     python benchmarks/pearce.py --set kinder --no-lstm
     python benchmarks/pearce.py --set kinder --pretrain essen --jobs 2
     python benchmarks/pearce.py --set fink0 --seeds 1 --lstm-folds 2
+
+`benchmarks/pearce_table.py` prints the README's tables from the JSON files this writes.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ ESSEN = "music21:essenFolksong/"
 SETS = {"kinder": f"{ESSEN}kinder0.abc", "dva0": f"{ESSEN}dva0.abc",
         "fink0": f"{ESSEN}fink0.abc", "ballad10": f"{ESSEN}ballad10.abc"}
 
-PPM_STAR = {"order_bound": None, "escape": "C", "interpolated": True, "exclusion": True,
-            "update_exclusion": False, "selection": "deterministic", "order_minus1": "idyom"}
+PPM_STAR: dict[str, Any] = {
+    "order_bound": None, "escape": "C", "interpolated": True, "exclusion": True,
+    "update_exclusion": False, "selection": "deterministic", "order_minus1": "idyom"}
 ORDER_2 = {**PPM_STAR, "order_bound": 2}
 STM = {**PPM_STAR, "escape": "X", "update_exclusion": True}  # IDyOM's default STM
 LTM_STM_BIAS = 7.0  # IDyOM's default *ltm-stm-bias*, geometric combination

@@ -17,6 +17,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def main() -> None:
     start = time.perf_counter()
     grouped = assign_splits(melodies, valid, test)
     seconds = time.perf_counter() - start
-    rows = {"grouped": leakage(melodies, grouped.of_melody),
+    rows: dict[str, dict[str, Any]] = {"grouped": leakage(melodies, grouped.of_melody),
             "by tune id": leakage(melodies, [split_of(tune_group(m.source), valid, test)
                                              for m in melodies])}
     groups = grouped.duplicate_groups()

@@ -41,7 +41,7 @@ def write_book(abc_path: str) -> int:
     book = Path(abc_path).stem
     written = 0
     for i, score in enumerate(scores):
-        parts = list(score.parts)
+        parts = list(score.parts) if isinstance(score, music21.stream.Score) else []
         flat = (parts[0] if parts else score).flatten().stripTies()
         pm = pretty_midi.PrettyMIDI(initial_tempo=60 / SECONDS_PER_QUARTER)
         instrument = pretty_midi.Instrument(program=73, name="melody")  # flute

@@ -220,7 +220,8 @@ def cpu_bfloat16_note(args: argparse.Namespace) -> str | None:
     """On a CPU whose oneDNN has no bfloat16 LSTM, turn oneDNN off (both sides); what that means."""
     if args.device != "cpu" or args.precision != "bf16-mixed" or cpu_autocast_runs_lstm():
         return None
-    torch.backends.mkldnn.enabled = False  # torch's own LSTM kernel, which autocast leaves fp32
+    # torch's own LSTM kernel, which autocast leaves fp32 (the flag's stub types it as a property)
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]
     return ("note: this CPU's oneDNN has no bfloat16 LSTM, so oneDNN is off on both sides: the "
             "LSTM runs in float32, the decoder in bfloat16")
 
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
         options = {"embedding_dim": args.embedding_dim, "hidden_size": args.hidden_size,
                    "num_layers": args.num_layers, "dropout": 0.2}
         tokens = args.steps * args.batch_size * args.seq_len  # positions per round, both sides
-        lightning_s, bare_s = [], []
+        lightning_s: list[float] = []
+        bare_s: list[float] = []
         for round_ in range(args.rounds):
             # alternate which side goes first, so neither always meets a cold or warm machine
             sides = [(bare_s, time_bare_loop), (lightning_s, time_lightning)]

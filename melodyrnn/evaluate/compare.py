@@ -12,7 +12,8 @@ skip NaN (an undefined metric).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,8 @@ def _intra_inter_overlap(g: np.ndarray, r: np.ndarray, max_pairs: int,
     return overlap_and_kl(intra, inter)
 
 
-def feature_overlap(generated: Sequence[float], reference: Sequence[float], *,
+def feature_overlap(generated: Sequence[float] | np.ndarray,
+                    reference: Sequence[float] | np.ndarray, *,
                     max_pairs: int = 200_000, seed: int = 0) -> tuple[float, float]:
     """(overlap, KL) of one scalar feature's values, as `compare_sets` computes them.
 
@@ -168,7 +170,7 @@ def feature_overlap(generated: Sequence[float], reference: Sequence[float], *,
     return _intra_inter_overlap(g, r, max_pairs, np.random.default_rng(seed))
 
 
-def total_variation(p: Mapping[Hashable, float], q: Mapping[Hashable, float]) -> float:
+def total_variation(p: Mapping[Any, float], q: Mapping[Any, float]) -> float:
     """Total variation distance of two distributions given as counts (or shares) by category.
 
     TV = 1/2 sum_c |p_c / sum p - q_c / sum q| over the categories of either: 0 for the same
