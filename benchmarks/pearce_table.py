@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SETS = ("kinder", "dva0", "fink0", "ballad10")
+from pearce import RESULTS, SETS  # the sets' order is the columns'
+
 PRETRAINED = "pre-trained on essen (leak-free), fine-tuned"
 # label in the table, and what the row's name is after its network's description
 ROWS = (("LSTM on the nine folds", "nine", ""),
@@ -81,21 +81,22 @@ def tables(results: dict[str, dict[str, Any]]) -> str:
     head = "| model | " + " | ".join(results) + " |\n|---|" + "---|" * len(results) + "\n"
     first = head + "| melodies, notes | " + " | ".join(
         f"{r['melodies']}, {r['notes']:,}" for r in results.values()) + " |\n"
-    first += "| BOTH+ (IDyOM) | " + " | ".join(
-        f"{_both(r['rows'])['bits_per_note']:.3f}" for r in results.values()) + " |\n"
     second = head
+    counts = set(seeds.values())
+    n = counts.pop() if len(counts) == 1 else "N"
+    both = {s: _both(r["rows"]) for s, r in results.items()}
+    first += "| BOTH+ (IDyOM) | " + " | ".join(
+        f"{row['bits_per_note']:.3f}" for row in both.values()) + " |\n"
     for label, which, suffix in ROWS:
-        counts = set(seeds.values())
-        name = label.format(n=counts.pop() if len(counts) == 1 else "N")
+        name = label.format(n=n)
         found = {s: _find(r["rows"], which, suffix, seeds[s]) for s, r in results.items()}
-        both = {s: _both(r["rows"]) for s, r in results.items()}
         first += f"| {name} | " + " | ".join(_cell(found[s], both[s]) for s in results) + " |\n"
         second += f"| {name} | " + " | ".join(
             _test_cell(found[s], both[s]) for s in results) + " |\n"
     return first + "\n" + second
 
 
-def load(sets: Sequence[str] = SETS, folder: Path = RESULTS) -> dict[str, dict[str, Any]]:
+def load(sets: Sequence[str] = tuple(SETS), folder: Path = RESULTS) -> dict[str, dict[str, Any]]:
     return {s: json.loads((folder / f"pearce_{s}.json").read_text(encoding="utf-8"))
             for s in sets}
 
